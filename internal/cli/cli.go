@@ -1,0 +1,190 @@
+// Package cli holds what every bottle binary shares: the exit statuses, the
+// one place where an error becomes a message and an exit code, flag parsing
+// that writes only to the writers it is given, and interruption by signals.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"regexp"
+	"strings"
+	"syscall"
+
+	"github.com/jessevdk/go-flags"
+	"golang.org/x/term"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/backend"
+)
+
+// Status is a process exit status. The contract fixes their meaning per
+// binary; these are the numbers.
+type Status int
+
+const (
+	StatusOK      Status = 0
+	StatusFailure Status = 1 // the job could not be done (or not all of it)
+	StatusUsage   Status = 2 // bad usage, unknown backend, bad agent definition
+)
+
+// Main runs a binary's Run with the process's own arguments and streams.
+func Main(run func(args []string, stdin io.Reader, stdout, stderr io.Writer) int) int {
+	return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+}
+
+type statusError struct {
+	status Status
+	err    error // nil: the binary has already said what it had to
+}
+
+func (e *statusError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.status)
+	}
+	return e.err.Error()
+}
+
+func (e *statusError) Unwrap() error { return e.err }
+
+// Quietly ends the program with status and no message.
+func Quietly(status Status) error { return &statusError{status: status} }
+
+// Usage marks err as a usage error.
+func Usage(err error) error { return &statusError{StatusUsage, err} }
+
+// Usagef formats a usage error.
+func Usagef(format string, args ...any) error { return Usage(fmt.Errorf(format, args...)) }
+
+// WithStatus makes err end the program with status.
+func WithStatus(status Status, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &statusError{status, err}
+}
+
+// errHelp ends a run that printed its help: nothing more to say, status 0.
+var errHelp = errors.New("help printed")
+
+// InterruptedError ends a run that a signal cut short.
+type InterruptedError struct{ Signal syscall.Signal }
+
+func (e *InterruptedError) Error() string { return "interrupted by " + e.Signal.String() }
+
+// Exit prints err as one message on stderr, prefixed with the program's
+// name, and returns the exit status it stands for.
+func Exit(prog string, stderr io.Writer, err error) int {
+	if err == nil || errors.Is(err, errHelp) {
+		return int(StatusOK)
+	}
+	var (
+		status      *statusError
+		interrupted *InterruptedError
+		unknown     *backend.UnknownError
+		definition  *agentdef.Error
+		flagsErr    *flags.Error
+	)
+	if !errors.As(err, &status) || status.err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, err)
+	}
+	switch {
+	case errors.As(err, &interrupted):
+		return 128 + int(interrupted.Signal)
+	case errors.As(err, &status):
+		return int(status.status)
+	case errors.As(err, &unknown), errors.As(err, &definition), errors.As(err, &flagsErr):
+		return int(StatusUsage)
+	}
+	return int(StatusFailure)
+}
+
+// Command describes a binary for its flags and its help.
+type Command struct {
+	Name        string
+	Usage       string // after the name on the usage line(s)
+	Description string // what it does, a paragraph
+	Epilog      string // printed verbatim after the options: environment, examples
+}
+
+// Parse parses args into opts. On -h or --help it prints the help to stdout
+// and returns an error that Exit turns into status 0.
+func (c Command) Parse(opts any, args []string, stdout io.Writer) ([]string, error) {
+	p := flags.NewNamedParser(c.Name, flags.HelpFlag|flags.PassDoubleDash)
+	p.Usage = c.Usage
+	p.LongDescription = c.Description
+	if _, err := p.AddGroup("Options", "", opts); err != nil {
+		return nil, err
+	}
+	rest, err := p.ParseArgs(args)
+	var flagsErr *flags.Error
+	if errors.As(err, &flagsErr) && flagsErr.Type == flags.ErrHelp {
+		p.WriteHelp(stdout)
+		fmt.Fprint(stdout, "\n"+c.Epilog)
+		return nil, errHelp
+	}
+	if err != nil {
+		return nil, Usage(fmt.Errorf("%w (see %s --help)", err, c.Name))
+	}
+	return rest, nil
+}
+
+// EnvLabels is the environment variable with the user's own labels.
+const EnvLabels = "BOTTLE_LABELS"
+
+var labelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
+
+// CheckLabels rejects user labels that could not be stored or filtered on
+// faithfully, or that would pass for the toolkit's own marks.
+func CheckLabels(labels map[string]string) error {
+	for k, v := range labels {
+		switch {
+		case !labelKey.MatchString(k):
+			return Usagef("label key %q: use letters, digits, '.', '_', '/' and '-'", agent.Escape(k))
+		case strings.HasPrefix(k, "dev.bottle."):
+			return Usagef("label key %q: the dev.bottle. prefix is the toolkit's own", k)
+		case agent.Escape(v) != v:
+			return Usagef("label %s: the value must not hold control characters or backslashes", k)
+		}
+	}
+	return nil
+}
+
+// Interruptible returns a context that SIGINT and SIGTERM cancel, and a
+// function to call when the work is done: it stops listening and returns an
+// *InterruptedError if a signal arrived.
+func Interruptible(ctx context.Context) (context.Context, func() error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		select {
+		case s := <-signals:
+			cancel(&InterruptedError{Signal: s.(syscall.Signal)})
+		case <-done:
+		}
+	}()
+	return ctx, func() error {
+		signal.Stop(signals)
+		close(done)
+		<-exited
+		var interrupted *InterruptedError
+		if errors.As(context.Cause(ctx), &interrupted) {
+			return interrupted
+		}
+		cancel(nil)
+		return nil
+	}
+}
+
+// IsTerminal reports whether r is a terminal, such as a stdin nobody piped to.
+func IsTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

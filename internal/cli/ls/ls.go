@@ -1,0 +1,71 @@
+// Package ls is bottle-ls: one line per active agent, across every usable
+// backend.
+package ls
+
+import (
+	"context"
+	"io"
+
+	"github.com/bottle-dev/bottle/internal/cli"
+	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/backend"
+)
+
+const prog = "bottle-ls"
+
+var command = cli.Command{
+	Name:  prog,
+	Usage: "[--json] [--label KEY=VALUE]...",
+	Description: "Prints one line per active agent on every usable backend: " +
+		"backend, slug, agent and services (comma-separated, or - when none), separated by tabs, " +
+		"sorted by backend and slug. Unusable backends are skipped without a word. " +
+		"Exits 1 when a usable backend fails to list (the others are still printed), 2 on bad usage.",
+	Epilog: `Environment:
+  BOTTLE_LABELS     KEY=VALUE,... list only agents carrying all these labels
+  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
+                    the Docker Engine of the docker backend
+Examples:
+  bottle-ls
+  bottle-ls | fzf | bottle-attach
+  bottle-ls | fzf -m | bottle-stop
+  bottle-ls --json | jq -r 'select(.agent=="reviewer") | .slug'
+`,
+}
+
+type options struct {
+	JSON   bool              `long:"json" description:"print one JSON object per line: backend, slug, agent, services, started_at, state"`
+	Labels map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"list only agents carrying this label (repeatable)"`
+}
+
+// Main runs bottle-ls as a process.
+func Main() int { return cli.Main(Run) }
+
+// Run runs bottle-ls and returns its exit status.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var opts options
+	rest, err := command.Parse(&opts, args, stdout)
+	if err == nil {
+		err = run(opts, rest, stdout)
+	}
+	return cli.Exit(prog, stderr, err)
+}
+
+func run(opts options, rest []string, stdout io.Writer) error {
+	if len(rest) > 0 {
+		return cli.Usagef("unexpected argument %q", agent.Escape(rest[0]))
+	}
+	if err := cli.CheckLabels(opts.Labels); err != nil {
+		return err
+	}
+	agents, listErr := backend.EnumerateActiveAgents(context.Background(), opts.Labels)
+	write := agent.WriteLine
+	if opts.JSON {
+		write = agent.WriteJSON
+	}
+	for _, a := range agents {
+		if err := write(stdout, a); err != nil {
+			return err
+		}
+	}
+	return listErr
+}

@@ -1,0 +1,104 @@
+// Package start is bottle-start: it starts an agent from its definition on
+// the chosen backend and prints the agent's line.
+package start
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bottle-dev/bottle/internal/cli"
+	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/backend"
+)
+
+const prog = "bottle-start"
+
+var command = cli.Command{
+	Name:  prog,
+	Usage: "[--backend NAME] [--name SLUG] [--label KEY=VALUE]... [--json] AGENT",
+	Description: "Starts the agent defined by AGENT.json (found in the directories of BOTTLE_AGENT_PATH) " +
+		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +
+		"The backend is --backend, else BOTTLE_BACKEND, else docker. " +
+		"Exits 1 when the agent could not be started (nothing is left behind), " +
+		"2 on bad usage or a bad agent definition, 130 or 143 when interrupted (after cleaning up).",
+	Epilog: `Environment:
+  BOTTLE_BACKEND    the backend when --backend is not given (default docker)
+  BOTTLE_AGENT_PATH colon-separated directories holding AGENT.json
+                    (default ./.bottle/agents, then $XDG_CONFIG_HOME/bottle/agents)
+  BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
+  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
+                    the Docker Engine of the docker backend
+Examples:
+  bottle-start reviewer
+  bottle-start --backend=docker ./agents/reviewer.json
+  bottle-start --name review-pr-42 reviewer | bottle-attach
+`,
+}
+
+type options struct {
+	Backend string            `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
+	Name    string            `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
+	Labels  map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"put this label on everything the agent is made of (repeatable)"`
+	JSON    bool              `long:"json" description:"print the agent as a JSON line"`
+}
+
+// Main runs bottle-start as a process.
+func Main() int { return cli.Main(Run) }
+
+// Run runs bottle-start and returns its exit status.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var opts options
+	rest, err := command.Parse(&opts, args, stdout)
+	if err == nil {
+		err = run(opts, rest, stdout)
+	}
+	return cli.Exit(prog, stderr, err)
+}
+
+func run(opts options, rest []string, stdout io.Writer) error {
+	if len(rest) != 1 {
+		return cli.Usagef("name one agent definition (see %s --help)", prog)
+	}
+	if err := cli.CheckLabels(opts.Labels); err != nil {
+		return err
+	}
+	b, err := backend.Resolve(opts.Backend)
+	if err != nil {
+		return err
+	}
+	def, err := agentdef.Load(rest[0], agentdef.SearchPath(os.Getenv))
+	if err != nil {
+		return err
+	}
+	slug := opts.Name
+	if slug == "" {
+		slug = agent.NewSlug(def.Name)
+	} else if err := agent.CheckSlug(slug); err != nil {
+		return cli.Usage(fmt.Errorf("--name: %w", err))
+	}
+
+	ctx, finish := cli.Interruptible(context.Background())
+	started, err := func() (agent.Agent, error) {
+		if err := backend.HasBackend(ctx, b.Name()); err != nil {
+			return agent.Agent{}, err
+		}
+		started, err := b.Start(ctx, slug, def, opts.Labels)
+		if err != nil {
+			return agent.Agent{}, fmt.Errorf("%s: starting %s: %w", b.Name(), slug, err)
+		}
+		return started, nil
+	}()
+	if interrupted := finish(); interrupted != nil {
+		return interrupted
+	}
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		return agent.WriteJSON(stdout, started)
+	}
+	return agent.WriteLine(stdout, started)
+}

@@ -1,0 +1,137 @@
+// Package scratchimage makes small images out of nothing but Debian's static
+// busybox, imported straight into the Docker Engine, so that the examples and
+// the tests run on an Engine that cannot pull from any registry.
+package scratchimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Busybox is where Debian's busybox-static package puts its binary.
+const Busybox = "/bin/busybox"
+
+// Import creates the image ref: a root file system holding busybox and a
+// link for each of its applets, a root user, /tmp and /workspace, with the
+// given labels and a shell as its command.
+func Import(ctx context.Context, c *client.Client, ref string, labels map[string]string) error {
+	rootfs, err := busyboxRootfs()
+	if err != nil {
+		return err
+	}
+	changes := []string{
+		`ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+		`CMD ["/bin/sh"]`,
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		changes = append(changes, fmt.Sprintf("LABEL %q=%q", k, labels[k]))
+	}
+	res, err := c.ImageImport(ctx, client.ImageImportSource{Source: rootfs, SourceName: "-"}, ref, client.ImageImportOptions{Changes: changes})
+	if err != nil {
+		return fmt.Errorf("importing %s: %w", ref, err)
+	}
+	defer res.Close()
+	return streamError(ref, res)
+}
+
+// streamError finds the error the Engine reports inside a progress stream.
+func streamError(ref string, r io.Reader) error {
+	dec := json.NewDecoder(r)
+	for {
+		var msg struct {
+			Error string `json:"error"`
+		}
+		switch err := dec.Decode(&msg); {
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return fmt.Errorf("importing %s: %w", ref, err)
+		case msg.Error != "":
+			return fmt.Errorf("importing %s: %s", ref, msg.Error)
+		}
+	}
+}
+
+func busyboxRootfs() (io.Reader, error) {
+	bin, err := os.ReadFile(Busybox)
+	if err != nil {
+		return nil, fmt.Errorf("%w (install Debian's busybox-static)", err)
+	}
+	if err := checkStatic(bin); err != nil {
+		return nil, err
+	}
+	out, err := exec.Command(Busybox, "--list-full").Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing busybox applets: %w", err)
+	}
+
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	now := time.Unix(0, 0)
+	dirs := map[string]bool{}
+	var addDir func(name string, mode int64)
+	addDir = func(name string, mode int64) {
+		if name == "." || dirs[name] {
+			return
+		}
+		addDir(path.Dir(name), 0o755)
+		dirs[name] = true
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, ModTime: now})
+	}
+	addFile := func(name string, mode int64, data []byte) {
+		addDir(path.Dir(name), 0o755)
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data)), ModTime: now})
+		tw.Write(data)
+	}
+	addFile("bin/busybox", 0o755, bin)
+	addFile("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
+	addFile("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
+	addDir("tmp", 0o1777)
+	for _, d := range []string{"root", "workspace", "proc", "sys", "dev"} {
+		addDir(d, 0o755)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "bin/busybox" {
+			continue
+		}
+		addDir(path.Dir(applet), 0o755)
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: applet, Linkname: "/bin/busybox", ModTime: now})
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
+}
+
+// checkStatic refuses a dynamically linked busybox, which could not run in
+// an image without its libraries.
+func checkStatic(bin []byte) error {
+	f, err := elf.NewFile(bytes.NewReader(bin))
+	if err != nil {
+		return fmt.Errorf("%s: not an executable: %w", Busybox, err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is linked dynamically: install Debian's busybox-static", Busybox)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+// Package agent describes a running agent the same way on every backend,
+// and reads and writes the one line that every bottle binary prints and
+// accepts: backend TAB slug TAB agent TAB services.
+package agent
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Agent is one running agent: the agent environment of a bottle together
+// with the sidecar services that guard it.
+type Agent struct {
+	Backend   string
+	Slug      string
+	Name      string   // the definition it was started from
+	Services  []string // sidecar names, in the order of the definition
+	StartedAt time.Time
+	State     string // the backend's own word: running, created, stopped, ...
+}
+
+// ErrNotFound is what a backend returns when no agent of its has the slug.
+var ErrNotFound = errors.New("no such agent")
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidSlug reports whether s can be a slug on any backend.
+func ValidSlug(s string) bool { return slugPattern.MatchString(s) }
+
+// CheckSlug explains why s cannot be a slug, or returns nil.
+func CheckSlug(s string) error {
+	if ValidSlug(s) {
+		return nil
+	}
+	return fmt.Errorf("invalid slug %s: a slug is 1 to 63 of a-z, 0-9 and '-', not starting with '-'", Escape(s))
+}
+
+// NewSlug makes a slug for a new agent of the named definition: the name and
+// six random hex digits, so that concurrent starts do not collide.
+func NewSlug(name string) string {
+	var b [3]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return name + "-" + hex.EncodeToString(b[:])
+}

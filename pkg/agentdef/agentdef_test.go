@@ -1,0 +1,472 @@
+package agentdef
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"unicode"
+)
+
+// writeFile writes content to dir/name and returns the path.
+func writeFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	file := filepath.Join(dir, name)
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// checkError fails unless err is an *Error with exactly these fields.
+func checkError(t *testing.T, err error, file, key, reason string) {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got error %v (%T), want *Error", err, err)
+	}
+	if e.File != file || e.Key != key || e.Reason != reason {
+		t.Errorf("got\n  File %q\n  Key %q\n  Reason %q\nwant\n  File %q\n  Key %q\n  Reason %q", e.File, e.Key, e.Reason, file, key, reason)
+	}
+}
+
+const fullDefinition = `{
+  "image": "bottle-demo:latest",
+  "command": ["sleep", "infinity"],
+  "attach": ["/bin/bash", "-l"],
+  "env": {"TERM": "xterm-256color", "_X1": "a\nb"},
+  "workdir": "/work/",
+  "workspace": "./ws",
+  "sidecars": [
+    {"name": "egress", "image": "bottle-egress:latest", "command": [], "env": {}},
+    {"name": "dlp-2", "image": "bottle-dlp", "command": ["dlp", "--strict"], "env": {"LEVEL": "high"}}
+  ],
+  "egress": {"allow": ["API.Anthropic.com.", "*.githubusercontent.com", "10.0.0.1"]}
+}`
+
+func TestLoadFullDefinition(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "ws"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, dir, "reviewer.json", fullDefinition)
+	got, err := Load(file, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Definition{
+		Name:      "reviewer",
+		File:      file,
+		Image:     "bottle-demo:latest",
+		Command:   []string{"sleep", "infinity"},
+		Attach:    []string{"/bin/bash", "-l"},
+		Env:       map[string]string{"TERM": "xterm-256color", "_X1": "a\nb"},
+		Workdir:   "/work",
+		Workspace: filepath.Join(dir, "ws"),
+		Sidecars: []Sidecar{
+			{Name: "egress", Image: "bottle-egress:latest", Env: map[string]string{}},
+			{Name: "dlp-2", Image: "bottle-dlp", Command: []string{"dlp", "--strict"}, Env: map[string]string{"LEVEL": "high"}},
+		},
+		Egress: Egress{Allow: []string{"api.anthropic.com", "*.githubusercontent.com", "10.0.0.1"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %#v\nwant %#v", got, want)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	tests := []struct {
+		name, json string
+		want       Definition
+	}{
+		{"minimal", `{"image": "x"}`, Definition{}},
+		{"nulls are absent", `{"image": "x", "command": null, "attach": null, "env": null, "workdir": null,
+			"workspace": null, "sidecars": null, "egress": null}`, Definition{}},
+		{"empty command is the image's own", `{"image": "x", "command": [], "sidecars": [], "egress": {"allow": []}}`, Definition{}},
+		{"workspace implies workdir", `{"image": "x", "workspace": "."}`, Definition{Workspace: "DIR", Workdir: "/workspace"}},
+		{"workdir without workspace", `{"image": "x", "workdir": "/src"}`, Definition{Workdir: "/src"}},
+		{"absolute workspace", `{"image": "x", "workspace": "DIR/./", "workdir": "/w"}`, Definition{Workspace: "DIR", Workdir: "/w"}},
+		{"sidecar nulls", `{"image": "x", "sidecars": [{"name": "s", "image": "y", "command": null, "env": null}], "egress": {"allow": null}}`,
+			Definition{Sidecars: []Sidecar{{Name: "s", Image: "y", Env: map[string]string{}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := writeFile(t, dir, "a.json", strings.ReplaceAll(tt.json, "DIR", dir))
+			got, err := Load(file, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want
+			want.Name, want.File, want.Image = "a", file, "x"
+			want.Attach = []string{"/bin/sh"}
+			want.Env = map[string]string{}
+			want.Workspace = strings.ReplaceAll(want.Workspace, "DIR", dir)
+			if !reflect.DeepEqual(*got, want) {
+				t.Errorf("got  %#v\nwant %#v", *got, want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	const valid = `"image": "x"`
+	manySidecars := `{"image": "x", "sidecars": [` + strings.Repeat(`{"name": "s", "image": "x"},`, 16) + `{"name": "s", "image": "x"}]}`
+	deep := `{"image": ` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`
+	tests := []struct {
+		name, json, key, reason string
+	}{
+		// the file as a whole
+		{"empty", " \n", "", "is empty; it must hold a JSON object"},
+		{"syntax", `{"image": "x",}`, "", `invalid JSON at line 1, column 15: invalid character '}' looking for beginning of object key string`},
+		{"syntax on line 2", "{\n  \"image\": x}", "", `invalid JSON at line 2, column 12: invalid character 'x' looking for beginning of value`},
+		{"syntax after non-ASCII", "{\"é\": x}", "", `invalid JSON at line 1, column 7: invalid character 'x' looking for beginning of value`},
+		{"truncated", `{"image": "x"`, "", `invalid JSON at line 1, column 14: unexpected end of JSON input`},
+		{"trailing data", `{"image": "x"} {}`, "", `invalid JSON at line 1, column 16: invalid character '{' after top-level value`},
+		{"top level array", `[{"image": "x"}]`, "", "must hold a JSON object at the top level, not an array"},
+		{"top level null", `null`, "", "must hold a JSON object at the top level, not null"},
+		{"too deep", deep, "image" + strings.Repeat("[0]", 31), "nested more than 32 levels deep"},
+
+		// strict keys
+		{"unknown key near", `{"imag": "x"}`, "imag", `unknown key; did you mean "image"?`},
+		{"unknown key case", `{"Image": "x"}`, "Image", `unknown key; did you mean "image"?`},
+		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress"},
+		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress"},
+		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress"},
+		{"unknown sidecar key", `{` + valid + `, "sidecars": [{"name": "a", "imgae": "x"}]}`, "sidecars[0].imgae", `unknown key; did you mean "image"?`},
+		{"unknown egress key", `{` + valid + `, "egress": {"alow": []}}`, "egress.alow", `unknown key; did you mean "allow"?`},
+		{"unknown egress key far", `{` + valid + `, "egress": {"deny": []}}`, "egress.deny", `unknown key; the keys here are allow`},
+		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress"},
+		{"duplicate key", "{\"image\": \"a\",\n\"image\": \"b\"}", "image", "duplicate key (first given at line 1)"},
+		{"duplicate env key", "{" + valid + ",\n\"env\": {\n\"A\": \"1\",\n\"A\": \"2\"}}", "env.A", "duplicate key (first given at line 3)"},
+		{"duplicate unknown key", `{"x": 1, "x": 2}`, "x", "duplicate key (first given at line 1)"},
+
+		// types
+		{"image type", `{"image": 1}`, "image", "must be a string, not a number"},
+		{"command type", `{` + valid + `, "command": "sleep infinity"}`, "command", "must be an array of strings, not a string"},
+		{"command item type", `{` + valid + `, "command": ["a", 1]}`, "command[1]", "must be a string, not a number"},
+		{"command item null", `{` + valid + `, "command": [null]}`, "command[0]", "must be a string, not null"},
+		{"attach type", `{` + valid + `, "attach": {}}`, "attach", "must be an array of strings, not an object"},
+		{"env type", `{` + valid + `, "env": ["A=1"]}`, "env", "must be an object of strings, not an array"},
+		{"env value type", `{` + valid + `, "env": {"FOO": true}}`, "env.FOO", "must be a string, not a boolean"},
+		{"env value null", `{` + valid + `, "env": {"FOO": null}}`, "env.FOO", "must be a string, not null"},
+		{"workdir type", `{` + valid + `, "workdir": ["/"]}`, "workdir", "must be a string, not an array"},
+		{"workspace type", `{` + valid + `, "workspace": 1e999}`, "workspace", "must be a string, not a number"},
+		{"sidecars type", `{` + valid + `, "sidecars": {}}`, "sidecars", "must be an array of objects, not an object"},
+		{"sidecar type", `{` + valid + `, "sidecars": ["egress"]}`, "sidecars[0]", "must be an object, not a string"},
+		{"sidecar null", `{` + valid + `, "sidecars": [null]}`, "sidecars[0]", "must be an object, not null"},
+		{"sidecar name type", `{` + valid + `, "sidecars": [{"name": 1}]}`, "sidecars[0].name", "must be a string, not a number"},
+		{"sidecar image type", `{` + valid + `, "sidecars": [{"name": "a", "image": false}]}`, "sidecars[0].image", "must be a string, not a boolean"},
+		{"sidecar command type", `{` + valid + `, "sidecars": [{"name": "a", "image": "x", "command": "run"}]}`, "sidecars[0].command", "must be an array of strings, not a string"},
+		{"sidecar env type", `{` + valid + `, "sidecars": [{"name": "a", "image": "x", "env": "A=1"}]}`, "sidecars[0].env", "must be an object of strings, not a string"},
+		{"egress type", `{` + valid + `, "egress": ["x.com"]}`, "egress", "must be an object, not an array"},
+		{"egress allow type", `{` + valid + `, "egress": {"allow": "x.com"}}`, "egress.allow", "must be an array of strings, not a string"},
+		{"egress allow item type", `{` + valid + `, "egress": {"allow": [1]}}`, "egress.allow[0]", "must be a string, not a number"},
+
+		// image
+		{"image missing", `{}`, "image", "required"},
+		{"image null", `{"image": null}`, "image", "required"},
+		{"image empty", `{"image": ""}`, "image", "must not be empty"},
+		{"image space", `{"image": "a b"}`, "image", `"a b" must not contain whitespace or control characters`},
+		{"image control", `{"image": "a\u001bb"}`, "image", `"a\x1bb" must not contain whitespace or control characters`},
+		{"image too long", `{"image": "` + strings.Repeat("a", 256) + `"}`, "image", "must be at most 255 characters long"},
+
+		// NUL anywhere
+		{"NUL in image", `{"image": "a\u0000"}`, "image", "must not contain a NUL character"},
+		{"NUL in command", `{` + valid + `, "command": ["a", "b\u0000"]}`, "command[1]", "must not contain a NUL character"},
+		{"NUL in env value", `{` + valid + `, "env": {"A": "\u0000"}}`, "env.A", "must not contain a NUL character"},
+		{"NUL in workspace", `{` + valid + `, "workspace": "a\u0000"}`, "workspace", "must not contain a NUL character"},
+
+		// other values
+		{"attach empty", `{` + valid + `, "attach": []}`, "attach", `must not be empty; leave it out for the default ["/bin/sh"]`},
+		{"env key digit", `{` + valid + `, "env": {"1A": "x"}}`, `env["1A"]`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
+		{"env key hyphen", `{` + valid + `, "env": {"A-B": "x"}}`, `env.A-B`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
+		{"env key equals", `{` + valid + `, "env": {"A=B": "x"}}`, `env["A=B"]`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
+		{"env key empty", `{` + valid + `, "env": {"": "x"}}`, `env[""]`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
+		{"workdir relative", `{` + valid + `, "workdir": "work"}`, "workdir", `"work" must be an absolute path (starting with "/")`},
+		{"workdir empty", `{` + valid + `, "workdir": ""}`, "workdir", `"" must be an absolute path (starting with "/")`},
+		{"workdir control", `{` + valid + `, "workdir": "/a\nb"}`, "workdir", `"/a\nb" must not contain control characters`},
+		{"workspace missing", `{` + valid + `, "workspace": "../DIRNAME/nope"}`, "workspace", `directory "DIR/nope" does not exist`},
+		{"workspace file", `{` + valid + `, "workspace": "a.json"}`, "workspace", `"DIR/a.json" is not a directory`},
+		{"workspace empty", `{` + valid + `, "workspace": ""}`, "workspace", "must not be empty; leave it out for no workspace"},
+
+		// sidecars
+		{"sidecar name missing", `{` + valid + `, "sidecars": [{"image": "x"}]}`, "sidecars[0].name", "required"},
+		{"sidecar image missing", `{` + valid + `, "sidecars": [{"name": "a", "image": null}]}`, "sidecars[0].image", "required"},
+		{"sidecar image bad", `{` + valid + `, "sidecars": [{"name": "a", "image": "x y"}]}`, "sidecars[0].image", `"x y" must not contain whitespace or control characters`},
+		{"sidecar name upper", `{` + valid + `, "sidecars": [{"name": "Egress", "image": "x"}]}`, "sidecars[0].name", `"Egress" is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`},
+		{"sidecar name digit", `{` + valid + `, "sidecars": [{"name": "1a", "image": "x"}]}`, "sidecars[0].name", `"1a" is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`},
+		{"sidecar name empty", `{` + valid + `, "sidecars": [{"name": "", "image": "x"}]}`, "sidecars[0].name", `"" is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`},
+		{"sidecar name control", `{` + valid + `, "sidecars": [{"name": "a\tb", "image": "x"}]}`, "sidecars[0].name", `"a\tb" is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`},
+		{"sidecar name long", `{` + valid + `, "sidecars": [{"name": "` + strings.Repeat("a", 33) + `", "image": "x"}]}`, "sidecars[0].name", `"` + strings.Repeat("a", 33) + `" is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`},
+		{"sidecar name duplicate", `{` + valid + `, "sidecars": [{"name": "a", "image": "x"}, {"name": "b", "image": "x"}, {"name": "a", "image": "y"}]}`, "sidecars[2].name", `"a" is already the name of sidecars[0]; sidecar names must be unique`},
+		{"too many sidecars", manySidecars, "sidecars", "at most 16 sidecars are allowed, not 17"},
+
+		// egress
+		{"egress URL", `{` + valid + `, "egress": {"allow": ["a.com", "https://x.com"]}}`, "egress.allow[1]", `"https://x.com" is not a host name or "*.suffix" pattern; give the host name alone, not a URL`},
+		{"egress port", `{` + valid + `, "egress": {"allow": ["x.com:443"]}}`, "egress.allow[0]", `"x.com:443" is not a host name or "*.suffix" pattern; ports are not supported`},
+		{"egress bare star", `{` + valid + `, "egress": {"allow": ["*"]}}`, "egress.allow[0]", `"*" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress star dot", `{` + valid + `, "egress": {"allow": ["*."]}}`, "egress.allow[0]", `"*." is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress inner star", `{` + valid + `, "egress": {"allow": ["a.*.com"]}}`, "egress.allow[0]", `"a.*.com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress space", `{` + valid + `, "egress": {"allow": [" x.com"]}}`, "egress.allow[0]", `" x.com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress empty", `{` + valid + `, "egress": {"allow": [""]}}`, "egress.allow[0]", `"" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress empty label", `{` + valid + `, "egress": {"allow": ["a..com"]}}`, "egress.allow[0]", `"a..com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress two dots", `{` + valid + `, "egress": {"allow": ["a.com.."]}}`, "egress.allow[0]", `"a.com.." is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress leading hyphen", `{` + valid + `, "egress": {"allow": ["-a.com"]}}`, "egress.allow[0]", `"-a.com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress trailing hyphen", `{` + valid + `, "egress": {"allow": ["a-.com"]}}`, "egress.allow[0]", `"a-.com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress underscore", `{` + valid + `, "egress": {"allow": ["a_b.com"]}}`, "egress.allow[0]", `"a_b.com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress Kelvin sign", `{` + valid + `, "egress": {"allow": ["\u212a.com"]}}`, "egress.allow[0]", "\"\u212a.com\"" + ` is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress control", `{` + valid + `, "egress": {"allow": ["a.com\n"]}}`, "egress.allow[0]", `"a.com\n" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress long label", `{` + valid + `, "egress": {"allow": ["` + strings.Repeat("a", 64) + `.com"]}}`, "egress.allow[0]", `"` + strings.Repeat("a", 64) + `.com" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+		{"egress long host", `{` + valid + `, "egress": {"allow": ["` + strings.Repeat("a.", 128) + `"]}}`, "egress.allow[0]", `"` + strings.Repeat("a.", 128) + `" is not a host name or "*.suffix" pattern; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most 253 characters in all`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := writeFile(t, dir, "a.json", strings.ReplaceAll(tt.json, "DIRNAME", filepath.Base(dir)))
+			def, err := Load(file, nil)
+			if def != nil {
+				t.Errorf("got a definition %+v", def)
+			}
+			checkError(t, err, file, tt.key, strings.ReplaceAll(tt.reason, "DIR", dir))
+		})
+	}
+}
+
+func TestLoadLimits(t *testing.T) {
+	dir := t.TempDir()
+	ok := writeFile(t, dir, "ok.json", `{"image": "`+strings.Repeat("a", 255)+`", "egress": {"allow": ["*.`+strings.Repeat("a", 63)+`", "`+strings.Repeat("a.", 127)+`"]}}`)
+	if _, err := Load(ok, nil); err != nil {
+		t.Errorf("longest image, label and host: %v", err)
+	}
+	sixteen := writeFile(t, dir, "sixteen.json", `{"image": "x", "sidecars": [`+strings.TrimSuffix(strings.Repeat(`{"name": "s", "image": "x"},`, 16), ",")+`]}`)
+	if _, err := Load(sixteen, nil); err == nil || !strings.Contains(err.Error(), "sidecars[1].name") {
+		t.Errorf("16 sidecars should pass the count check and fail on the duplicate name: %v", err)
+	}
+	padded := `{"image": "x"}` + strings.Repeat(" ", 1<<20-len(`{"image": "x"}`))
+	if _, err := Load(writeFile(t, dir, "max.json", padded), nil); err != nil {
+		t.Errorf("1 MiB file: %v", err)
+	}
+	big := writeFile(t, dir, "big.json", padded+" ")
+	_, err := Load(big, nil)
+	checkError(t, err, big, "", "is larger than 1 MiB")
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.json")
+	_, err := Load(missing, nil)
+	checkError(t, err, missing, "", "no such file")
+
+	isDir := filepath.Join(dir, "d.json")
+	if err := os.Mkdir(isDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(isDir, nil)
+	checkError(t, err, isDir, "", "is a directory, not a definition file")
+
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skip("no FIFOs here:", err)
+	}
+	_, err = Load(fifo, nil)
+	checkError(t, err, fifo, "", "is not a regular file")
+}
+
+func TestLoadRelativePath(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "defs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "defs/my-agent.json", `{"image": "x", "workspace": ".."}`)
+	t.Chdir(dir)
+	def, err := Load("defs/my-agent.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Name != "my-agent" || def.File != filepath.Join(dir, "defs", "my-agent.json") || def.Workspace != dir {
+		t.Errorf("got Name %q, File %q, Workspace %q", def.Name, def.File, def.Workspace)
+	}
+}
+
+func TestLoadNames(t *testing.T) {
+	dir := t.TempDir()
+	const rule = `agent names are 1 to 56 characters of a-z, 0-9 and "-", not starting with "-"`
+	for _, ref := range []string{"", "Reviewer", "-a", "a\tb", "a\nb", "a_b", strings.Repeat("a", 57)} {
+		_, err := Load(ref, []string{dir})
+		checkError(t, err, ref, "", "not a valid agent name: "+rule)
+	}
+	for _, ref := range []string{"a/b", "..", "../x", "x.JSON"} {
+		_, err := Load(ref, []string{dir})
+		checkError(t, err, ref, "", "not a valid agent name: "+rule+`; to load a file, give a path ending in ".json"`)
+	}
+	for _, ref := range []string{"My Agent.json", dir + "/-x.json", dir + "/.json", dir + "/a_b.json"} {
+		name := strings.TrimSuffix(filepath.Base(ref), ".json")
+		_, err := Load(ref, []string{dir})
+		checkError(t, err, ref, "", `the file name gives the agent name "`+name+`", which is not allowed: `+rule)
+	}
+	longest := strings.Repeat("a", 56)
+	writeFile(t, dir, longest+".json", `{"image": "x"}`)
+	if def, err := Load(longest, []string{dir}); err != nil || def.Name != longest {
+		t.Errorf("56-character name: %v", err)
+	}
+	if def, err := Load(filepath.Join(dir, longest+".json"), nil); err != nil || def.Name != longest {
+		t.Errorf("56-character file name: %v", err)
+	}
+}
+
+func TestLoadSearch(t *testing.T) {
+	first, second, empty := t.TempDir(), t.TempDir(), t.TempDir()
+	writeFile(t, first, "a.json", `{"image": "first"}`)
+	writeFile(t, second, "a.json", `{"image": "second"}`)
+	writeFile(t, second, "b.json", `{"image": "b"}`)
+	writeFile(t, second, "bad.json", `{"image": 1}`)
+	notDir := writeFile(t, first, "plain", "")
+	path := []string{notDir, empty, first, second}
+
+	for name, image := range map[string]string{"a": "first", "b": "b"} {
+		def, err := Load(name, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if def.Image != image || def.Name != name {
+			t.Errorf("Load(%q) = %q from %s, want image %q", name, def.Image, def.File, image)
+		}
+	}
+
+	_, err := Load("bad", path)
+	checkError(t, err, filepath.Join(second, "bad.json"), "image", "must be a string, not a number")
+
+	_, err = Load("nope", path)
+	checkError(t, err, "nope", "", "no definition nope.json in "+strings.Join(path, ", ")+"; available agents: a, b, bad")
+
+	_, err = Load("nope", []string{empty})
+	checkError(t, err, "nope", "", "no definition nope.json in "+empty)
+
+	_, err = Load("nope", nil)
+	checkError(t, err, "nope", "", "no definition nope.json: the search path is empty (set BOTTLE_AGENT_PATH)")
+}
+
+func TestNames(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	for _, name := range []string{"zed.json", "a.json", "Upper.json", "-x.json", "notes.txt", "x.json.bak"} {
+		writeFile(t, first, name, "{}")
+	}
+	writeFile(t, second, "a.json", "{}")
+	writeFile(t, second, "m-1.json", "{}")
+	if err := os.Mkdir(filepath.Join(second, "dir.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(first, "zed.json"), filepath.Join(second, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	got := Names([]string{first, filepath.Join(first, "missing"), second})
+	want := []string{"a", "link", "m-1", "zed"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := Names(nil); len(got) != 0 {
+		t.Errorf("Names(nil) = %q", got)
+	}
+}
+
+func TestSearchPath(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"agent path", map[string]string{"BOTTLE_AGENT_PATH": "/a::b:", "XDG_CONFIG_HOME": "/x", "HOME": "/h"}, []string{"/a", "b"}},
+		{"agent path of empty entries", map[string]string{"BOTTLE_AGENT_PATH": "::", "HOME": "/h"}, nil},
+		{"XDG", map[string]string{"XDG_CONFIG_HOME": "/x", "HOME": "/h"}, []string{"./.bottle/agents", "/x/bottle/agents"}},
+		{"HOME", map[string]string{"HOME": "/h"}, []string{"./.bottle/agents", "/h/.config/bottle/agents"}},
+		{"relative XDG is ignored", map[string]string{"XDG_CONFIG_HOME": "x", "HOME": "/h"}, []string{"./.bottle/agents", "/h/.config/bottle/agents"}},
+		{"neither", map[string]string{}, []string{"./.bottle/agents"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := SearchPath(func(key string) string { return tt.env[key] })
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestErrorString(t *testing.T) {
+	tests := []struct {
+		err  Error
+		want string
+	}{
+		{Error{File: "a.json", Key: "sidecars[1].image", Reason: "required"}, "a.json: sidecars[1].image: required"},
+		{Error{File: "a.json", Reason: "no such file"}, "a.json: no such file"},
+		{Error{File: "a\nb", Reason: "not a valid agent name"}, `"a\nb": not a valid agent name`},
+		{Error{File: "a\xffb.json", Reason: "no such file"}, `"a\xffb.json": no such file`},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("got %q, want %q", got, tt.want)
+		}
+	}
+}
+
+func hasControl(s string) bool {
+	return strings.IndexFunc(s, unicode.IsControl) >= 0
+}
+
+func FuzzLoad(f *testing.F) {
+	for _, seed := range []string{
+		fullDefinition,
+		`{"image": "x", "workspace": "."}`,
+		`{"image": "x", "sidecars": [{"name": "a", "image": "y", "env": {"A": "1"}}], "egress": {"allow": ["*.A.com."]}}`,
+		`{"image": "x", "image": "y"}`,
+		`{"image": [[[[]]]]}`,
+		"{\"image\": \"a\u0000\"}",
+		`{"env": {"": null}, "attach": []}`,
+		`[1, "two", null, true, {"k": 1e400}]`,
+		`{"image": "x"`,
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	dir := f.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "ws"), 0o755); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file := filepath.Join(dir, "fuzz.json")
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		def, err := Load(file, nil)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || def != nil {
+				t.Fatalf("got %v (%T) and %v", err, err, def)
+			}
+			if e.File != file || hasControl(e.Error()) {
+				t.Fatalf("error %q names the wrong file or holds control characters", e.Error())
+			}
+			return
+		}
+		if def.Image == "" || len(def.Attach) == 0 || def.Env == nil || def.Name != "fuzz" {
+			t.Fatalf("defaults not applied: %+v", def)
+		}
+		labels := []string{def.Image, def.Workdir}
+		for _, s := range def.Sidecars {
+			if s.Env == nil || s.Image == "" || !sidecarNameRE.MatchString(s.Name) {
+				t.Fatalf("bad sidecar %+v", s)
+			}
+			labels = append(labels, s.Name, s.Image)
+		}
+		labels = append(labels, def.Egress.Allow...)
+		for _, label := range labels {
+			if hasControl(label) {
+				t.Fatalf("control character in %q", label)
+			}
+		}
+	})
+}

@@ -1,0 +1,221 @@
+// Package backend is what every bottle binary talks to: the interface a
+// backend implements, the registry of backends, the resolver that picks one
+// for a start, and the operations that span all of them.
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/backend/docker"
+)
+
+// Backend runs agents on one sandbox technology. Labels passed to its
+// methods are the user's own marks: Start puts them on everything it
+// creates, and Enumerate and Stop see only agents that carry all of them.
+type Backend interface {
+	Name() string
+	// Usable returns nil when the backend can run agents on this host, or
+	// the reason it cannot. It answers within a few seconds, always.
+	Usable(ctx context.Context) error
+	// Enumerate returns the backend's active agents in one query.
+	Enumerate(ctx context.Context, labels map[string]string) ([]agent.Agent, error)
+	// Start creates and starts an agent with the given slug; on any failure,
+	// or when ctx is cancelled, it removes what it created before returning.
+	Start(ctx context.Context, slug string, def *agentdef.Definition, labels map[string]string) (agent.Agent, error)
+	// Stop removes the agent and its sidecars, or returns agent.ErrNotFound.
+	Stop(ctx context.Context, slug string, labels map[string]string) error
+}
+
+// registry is every backend the toolkit knows, in the order they are listed.
+var registry = []Backend{
+	docker.New(),
+}
+
+// Default is the backend used when neither a flag nor BOTTLE_BACKEND names one.
+const Default = "docker"
+
+// EnvBackend is the environment variable that names the backend to start on.
+const EnvBackend = "BOTTLE_BACKEND"
+
+// Names returns the names of every known backend, in registry order.
+func Names() []string {
+	names := make([]string, len(registry))
+	for i, b := range registry {
+		names[i] = b.Name()
+	}
+	return names
+}
+
+// UnknownError is returned for a backend name that is not in the registry.
+type UnknownError struct {
+	Name   string
+	Source string // where the name came from, e.g. "--backend" or "BOTTLE_BACKEND"
+}
+
+func (e *UnknownError) Error() string {
+	where := ""
+	if e.Source != "" {
+		where = " (from " + e.Source + ")"
+	}
+	return fmt.Sprintf("unknown backend %q%s: valid backends are %s", agent.Escape(e.Name), where, strings.Join(Names(), ", "))
+}
+
+// Lookup returns the backend with the given name.
+func Lookup(name string) (Backend, error) {
+	for _, b := range registry {
+		if b.Name() == name {
+			return b, nil
+		}
+	}
+	return nil, &UnknownError{Name: name}
+}
+
+// Resolve picks the backend to start on: the flag's value, else
+// $BOTTLE_BACKEND, else Default.
+func Resolve(flag string) (Backend, error) {
+	name, source := flag, "--backend"
+	if name == "" {
+		name, source = os.Getenv(EnvBackend), EnvBackend
+	}
+	if name == "" {
+		name, source = Default, ""
+	}
+	b, err := Lookup(name)
+	if err != nil {
+		return nil, &UnknownError{Name: name, Source: source}
+	}
+	return b, nil
+}
+
+// UnusableError says why a known backend cannot be used on this host.
+type UnusableError struct {
+	Backend string
+	Reason  error
+}
+
+func (e *UnusableError) Error() string { return e.Backend + ": " + e.Reason.Error() }
+func (e *UnusableError) Unwrap() error { return e.Reason }
+
+// HasBackend returns nil when the named backend is usable here, an
+// *UnknownError when no backend has that name, and an *UnusableError saying
+// why otherwise. It is the one place that decides whether a backend is there.
+func HasBackend(ctx context.Context, name string) error {
+	b, err := Lookup(name)
+	if err != nil {
+		return err
+	}
+	return usable(ctx, b)
+}
+
+func usable(ctx context.Context, b Backend) error {
+	if err := b.Usable(ctx); err != nil {
+		return &UnusableError{Backend: b.Name(), Reason: err}
+	}
+	return nil
+}
+
+// Probe asks every named backend at once whether it is usable; the result
+// holds one error (nil when usable) per name, in the same order.
+func Probe(ctx context.Context, names []string) []error {
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() { errs[i] = HasBackend(ctx, name) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// EnumerateActiveAgents lists the active agents of every usable backend,
+// asking all backends at once. Unusable backends are skipped without an
+// error; a usable backend that fails to list is reported in the error while
+// the agents of the others are still returned. Agents come sorted by backend
+// (in registry order), then slug.
+func EnumerateActiveAgents(ctx context.Context, labels map[string]string) ([]agent.Agent, error) {
+	lists := make([][]agent.Agent, len(registry))
+	errs := make([]error, len(registry))
+	var wg sync.WaitGroup
+	for i, b := range registry {
+		wg.Go(func() {
+			if HasBackend(ctx, b.Name()) != nil {
+				return
+			}
+			agents, err := b.Enumerate(ctx, labels)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: listing agents: %w", b.Name(), err)
+				return
+			}
+			slices.SortFunc(agents, func(x, y agent.Agent) int { return strings.Compare(x.Slug, y.Slug) })
+			lists[i] = agents
+		})
+	}
+	wg.Wait()
+	return slices.Concat(lists...), errors.Join(errs...)
+}
+
+// AmbiguousError is returned for a bare slug that more than one backend has.
+type AmbiguousError struct {
+	Slug   string
+	Agents []agent.Agent
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "slug %s is on more than one backend; pass one of these lines instead:", e.Slug)
+	for _, a := range e.Agents {
+		b.WriteString("\n")
+		agent.WriteLine(&b, a)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// Locate finds the backend of each referenced agent: the one a reference
+// names, or for a bare slug the one usable backend that has it, found with a
+// single enumeration for all bare slugs. For each reference it returns the
+// backend or the error that says why there is none.
+func Locate(ctx context.Context, refs []agent.Ref, labels map[string]string) ([]Backend, []error) {
+	backends := make([]Backend, len(refs))
+	errs := make([]error, len(refs))
+	var listed []agent.Agent
+	var listErr error
+	if slices.ContainsFunc(refs, func(r agent.Ref) bool { return r.Backend == "" }) {
+		listed, listErr = EnumerateActiveAgents(ctx, labels)
+	}
+	usability := map[string]error{}
+	for i, ref := range refs {
+		if ref.Backend != "" {
+			if _, seen := usability[ref.Backend]; !seen {
+				usability[ref.Backend] = HasBackend(ctx, ref.Backend)
+			}
+			if errs[i] = usability[ref.Backend]; errs[i] == nil {
+				backends[i], _ = Lookup(ref.Backend)
+			}
+			continue
+		}
+		var found []agent.Agent
+		for _, a := range listed {
+			if a.Slug == ref.Slug {
+				found = append(found, a)
+			}
+		}
+		switch {
+		case len(found) > 1:
+			errs[i] = &AmbiguousError{Slug: ref.Slug, Agents: found}
+		case len(found) == 1:
+			backends[i], errs[i] = Lookup(found[0].Backend)
+		case listErr != nil:
+			errs[i] = fmt.Errorf("%s: %w (and %w)", ref.Slug, agent.ErrNotFound, listErr)
+		default:
+			errs[i] = fmt.Errorf("%s: %w on any usable backend", ref.Slug, agent.ErrNotFound)
+		}
+	}
+	return backends, errs
+}

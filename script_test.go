@@ -1,0 +1,330 @@
+package bottle_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
+	"github.com/bottle-dev/bottle/internal/cli/ls"
+	"github.com/bottle-dev/bottle/internal/cli/start"
+	"github.com/bottle-dev/bottle/internal/cli/stop"
+	"github.com/bottle-dev/bottle/internal/scratchimage"
+)
+
+var update = flag.Bool("u", false, "update the golden files of testdata/scripts")
+
+// run names this test run: every Docker object it makes carries the label
+// runLabel=run, so the run can find (and must not leave) what it made, and
+// never counts or touches agents someone started by hand.
+var run = newRunID()
+
+const (
+	runLabel    = "bottle-test-run"
+	scriptLabel = "bottle-test-script"
+)
+
+func newRunID() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// testImage is imported once per run from Debian's static busybox.
+var testImage = "bottle-test-" + run + ":latest"
+
+func TestMain(m *testing.M) {
+	testscript.Main(withEngine{m}, map[string]func(){
+		"bottle-has-backend": func() { os.Exit(hasbackend.Main()) },
+		"bottle-ls":          func() { os.Exit(ls.Main()) },
+		"bottle-start":       func() { os.Exit(start.Main()) },
+		"bottle-stop":        func() { os.Exit(stop.Main()) },
+	})
+}
+
+// withEngine prepares the Docker Engine for a run of the tests and checks
+// afterwards that the run left nothing of its own behind.
+type withEngine struct{ m *testing.M }
+
+func (w withEngine) Run() int {
+	flag.Parse()
+	engine, err := engineClient()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "docker tests:", err)
+		if os.Getenv("CI") == "true" {
+			return 1
+		}
+		return w.m.Run()
+	}
+	ctx := context.Background()
+	if err := scratchimage.Import(ctx, engine, testImage, map[string]string{runLabel: run}); err != nil {
+		fmt.Fprintln(os.Stderr, "docker tests:", err)
+		return 1
+	}
+	status := w.m.Run()
+	left := leftovers(ctx, engine, false)
+	if _, err := engine.ImageRemove(ctx, testImage, client.ImageRemoveOptions{Force: true}); err != nil {
+		fmt.Fprintln(os.Stderr, "docker tests: removing the test image:", err)
+		status = 1
+	}
+	if left = append(left, leftovers(ctx, engine, true)...); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "docker tests: the run left behind (now removed):\n  %s\n", strings.Join(left, "\n  "))
+		status = 1
+	}
+	return status
+}
+
+// engineClient returns a client of the Engine the tests use, or why there is none.
+func engineClient() (*client.Client, error) {
+	c, err := client.New(client.FromEnv)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return nil, fmt.Errorf("no Docker Engine answers at %s: %w", c.DaemonHost(), err)
+	}
+	return c, nil
+}
+
+// leftovers removes and names every container and network, or every image,
+// that carries this run's label.
+func leftovers(ctx context.Context, c *client.Client, images bool) []string {
+	filter := client.Filters{}.Add("label", runLabel+"="+run)
+	var left []string
+	if images {
+		imgs, err := c.ImageList(ctx, client.ImageListOptions{Filters: filter})
+		if err != nil {
+			return []string{"(images could not be listed: " + err.Error() + ")"}
+		}
+		for _, img := range imgs.Items {
+			left = append(left, "image "+strings.Join(img.RepoTags, ","))
+			c.ImageRemove(ctx, img.ID, client.ImageRemoveOptions{Force: true})
+		}
+		return left
+	}
+	if ctrs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter}); err == nil {
+		for _, ctr := range ctrs.Items {
+			left = append(left, "container "+strings.Join(ctr.Names, ","))
+			c.ContainerRemove(ctx, ctr.ID, client.ContainerRemoveOptions{Force: true})
+		}
+	} else {
+		left = append(left, "(containers could not be listed: "+err.Error()+")")
+	}
+	if nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: filter}); err == nil {
+		for _, n := range nets.Items {
+			left = append(left, "network "+n.Name)
+			c.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
+		}
+	} else {
+		left = append(left, "(networks could not be listed: "+err.Error()+")")
+	}
+	return left
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/scripts",
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			for _, k := range []string{"DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env.Setenv(k, v)
+				}
+			}
+			// Each script sees only its own agents: scripts run in parallel.
+			env.Setenv("BOTTLE_LABELS", runLabel+"="+run+","+scriptLabel+"="+filepath.Base(env.WorkDir))
+			env.Setenv("SCRIPT", filepath.Base(env.WorkDir))
+			env.Setenv("RUN", run)
+			env.Setenv("IMAGE", testImage)
+			return nil
+		},
+		Condition: dockerCondition,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exits":          cmdExits,
+			"dead-socket":    cmdDeadSocket,
+			"envsubst":       cmdEnvsubst,
+			"docker-objects": cmdDockerObjects,
+			"docker-create":  cmdDockerCreate,
+			"docker-rm":      cmdDockerRm,
+			"docker-exec":    cmdDockerExec,
+		},
+	})
+}
+
+// dockerCondition answers [docker]: whether the Engine answers. Under
+// CI=true an Engine that does not answer fails the script instead of
+// skipping it, so that CI can never pass by testing nothing.
+func dockerCondition(cond string) (bool, error) {
+	if cond != "docker" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	_, err := engineClient()
+	if err != nil && os.Getenv("CI") == "true" {
+		return false, fmt.Errorf("CI=true and the Docker Engine does not answer: %w", err)
+	}
+	return err == nil, nil
+}
+
+func mustEngine(ts *testscript.TestScript) *client.Client {
+	c, err := engineClient()
+	ts.Check(err)
+	return c
+}
+
+// exits N PROG [ARGS...]: runs PROG like exec and checks that its exit
+// status is N; stdout and stderr are then checked as after exec.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	var exitErr *exec.ExitError
+	if err := ts.Exec(args[1], args[2:]...); errors.As(err, &exitErr) {
+		got = exitErr.ExitCode()
+	} else {
+		ts.Check(err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
+}
+
+// dead-socket PATH: leaves a unix socket file that nothing listens on, as a
+// crashed daemon does: connecting to it is refused.
+func cmdDeadSocket(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dead-socket PATH")
+	}
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	ts.Check(err)
+	defer syscall.Close(fd)
+	ts.Check(syscall.Bind(fd, &syscall.SockaddrUnix{Name: ts.MkAbs(args[0])}))
+}
+
+// envsubst FILE...: replaces $VAR and ${VAR} in the files with the script's
+// environment, so that agent definitions can name this run's test image.
+func cmdEnvsubst(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: envsubst FILE...")
+	}
+	for _, name := range args {
+		ts.Check(os.WriteFile(ts.MkAbs(name), []byte(os.Expand(ts.ReadFile(name), ts.Getenv)), 0o644))
+	}
+}
+
+// docker-objects SLUG: prints every container and network that carries the
+// slug's label, one a line with its dev.bottle.* labels, sorted.
+func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-objects SLUG")
+	}
+	c, ctx := mustEngine(ts), context.Background()
+	filter := client.Filters{}.Add("label", "dev.bottle.slug="+args[0])
+	var lines []string
+	ctrs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
+	ts.Check(err)
+	for _, ctr := range ctrs.Items {
+		lines = append(lines, "container "+strings.TrimPrefix(ctr.Names[0], "/")+" "+ctr.Image+" "+string(ctr.State)+" "+bottleLabels(ctr.Labels))
+	}
+	nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
+	ts.Check(err)
+	for _, n := range nets.Items {
+		lines = append(lines, "network "+n.Name+" "+bottleLabels(n.Labels))
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Fprintln(ts.Stdout(), l)
+	}
+}
+
+func bottleLabels(labels map[string]string) string {
+	var kv []string
+	for k, v := range labels {
+		if strings.HasPrefix(k, "dev.bottle.") || k == runLabel {
+			kv = append(kv, k+"="+v)
+		}
+	}
+	slices.Sort(kv)
+	return strings.Join(kv, " ")
+}
+
+// docker-create NAME [KEY=VALUE...]: creates and starts a container of the
+// test image the way a user would without the toolkit, with the run's label
+// and any labels given.
+func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: docker-create NAME [KEY=VALUE...]")
+	}
+	labels := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
+	for _, kv := range args[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		labels[k] = v
+	}
+	c, ctx := mustEngine(ts), context.Background()
+	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:   args[0],
+		Config: &container.Config{Image: testImage, Cmd: []string{"sleep", "infinity"}, Labels: labels},
+	})
+	ts.Check(err)
+	_, err = c.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
+	ts.Check(err)
+}
+
+// docker-rm NAME...: removes containers by name; it fails when one is not there.
+func cmdDockerRm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: docker-rm NAME...")
+	}
+	c := mustEngine(ts)
+	for _, name := range args {
+		_, err := c.ContainerRemove(context.Background(), name, client.ContainerRemoveOptions{Force: true})
+		ts.Check(err)
+	}
+}
+
+// docker-exec CONTAINER CMD...: runs CMD in the container and fails unless
+// it exits 0; its output becomes stdout and stderr, as after exec.
+func cmdDockerExec(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: docker-exec CONTAINER CMD...")
+	}
+	c, ctx := mustEngine(ts), context.Background()
+	ex, err := c.ExecCreate(ctx, args[0], client.ExecCreateOptions{Cmd: args[1:], AttachStdout: true, AttachStderr: true})
+	ts.Check(err)
+	att, err := c.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	ts.Check(err)
+	defer att.Close()
+	var stdout, stderr strings.Builder
+	_, err = stdcopy.StdCopy(&stdout, &stderr, att.Reader)
+	ts.Check(err)
+	fmt.Fprint(ts.Stdout(), stdout.String())
+	fmt.Fprint(ts.Stderr(), stderr.String())
+	res, err := c.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+	ts.Check(err)
+	if res.ExitCode != 0 {
+		ts.Fatalf("%s exited with status %d", strings.Join(args[1:], " "), res.ExitCode)
+	}
+}
