@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
@@ -39,7 +40,7 @@ Examples:
 }
 
 type options struct {
-	Backend string            `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
+	Backend *string           `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
 	Name    string            `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
 	Labels  map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"put this label on everything the agent is made of (repeatable)"`
 	JSON    bool              `long:"json" description:"print the agent as a JSON line"`
@@ -65,7 +66,14 @@ func run(opts options, rest []string, stdout io.Writer) error {
 	if err := cli.CheckLabels(opts.Labels); err != nil {
 		return err
 	}
-	b, err := backend.Resolve(opts.Backend)
+	flag := ""
+	if opts.Backend != nil {
+		// Given but empty, as from a picker the user escaped: never a silent default.
+		if flag = *opts.Backend; flag == "" {
+			return cli.Usagef("--backend needs a name: one of %s", strings.Join(backend.Names(), ", "))
+		}
+	}
+	b, err := backend.Resolve(flag)
 	if err != nil {
 		return err
 	}
