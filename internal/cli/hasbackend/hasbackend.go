@@ -22,10 +22,11 @@ var command = cli.Command{
 	Description: "Exits 0 when every named backend is usable on this host, 1 when a named backend " +
 		"is known but not usable here, and 2 for an unknown name or bad usage. " +
 		"Backends are asked at once, each within a few seconds.",
-	Epilog: `Backends:
-  docker         usable when a Docker Engine answers a ping at the address that
-                 DOCKER_HOST (with DOCKER_API_VERSION, DOCKER_CERT_PATH and
-                 DOCKER_TLS_VERIFY) names
+	Epilog: "Backends: " + strings.Join(backend.Names(), ", ") + `
+  docker is usable when a Docker Engine answers a ping, within 2 seconds, at
+  the address DOCKER_HOST names (with DOCKER_API_VERSION, DOCKER_CERT_PATH and
+  DOCKER_TLS_VERIFY); no docker CLI is needed.
+
 Examples:
   if bottle-has-backend docker; then bottle-start reviewer; fi
   bottle-has-backend -v docker          # says why not, on stderr

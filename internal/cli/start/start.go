@@ -32,6 +32,7 @@ var command = cli.Command{
   BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
   DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
                     the Docker Engine of the docker backend
+
 Examples:
   bottle-start reviewer
   bottle-start --backend=docker ./agents/reviewer.json

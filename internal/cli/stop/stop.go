@@ -29,6 +29,7 @@ var command = cli.Command{
   BOTTLE_LABELS     KEY=VALUE,... only stop agents carrying all these labels
   DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
                     the Docker Engine of the docker backend
+
 Examples:
   bottle-stop reviewer-3f9a1c
   bottle-ls | fzf -m | bottle-stop

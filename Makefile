@@ -1,0 +1,40 @@
+# bottle: build, example images, demo and tests. `make demo` and `make test`
+# work on a fresh clone: any Debian package they need is installed here.
+
+GO   ?= go
+BIN  ?= bin
+# busybox-static: the example and test images are made from it (no registry).
+# fzf and jq: the pipelines the README shows, and the tests that run them.
+DEBS := busybox-static fzf jq
+
+.PHONY: all deps build images demo test clean
+
+all: build
+
+deps:
+	@missing=; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing:$$missing"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The image of the example agents and their sidecars, made from busybox.
+images: deps
+	$(GO) run ./examples/images
+
+demo: deps build images
+	BOTTLE_AGENT_PATH=examples/agents $(BIN)/bottle-start reviewer
+	$(BIN)/bottle-ls
+
+# -count=1: the end-to-end tests exercise the Docker Engine, whose state
+# a cached result would not reflect.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+clean:
+	rm -rf $(BIN)
