@@ -139,8 +139,12 @@ const EnvLabels = "BOTTLE_LABELS"
 var labelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
 
 // CheckLabels rejects user labels that could not be stored or filtered on
-// faithfully, or that would pass for the toolkit's own marks.
+// faithfully, or that would pass for the toolkit's own marks. An empty item,
+// as an empty or trailing-comma BOTTLE_LABELS gives, is dropped.
 func CheckLabels(labels map[string]string) error {
+	if v, ok := labels[""]; ok && v == "" {
+		delete(labels, "")
+	}
 	for k, v := range labels {
 		switch {
 		case !labelKey.MatchString(k):
