@@ -23,6 +23,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/bottle-dev/bottle/internal/cli/attach"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
 	"github.com/bottle-dev/bottle/internal/cli/start"
@@ -53,6 +54,7 @@ var testImage = "bottle-test-" + run + ":latest"
 
 func TestMain(m *testing.M) {
 	testscript.Main(withEngine{m}, map[string]func(){
+		"bottle-attach":      func() { os.Exit(attach.Main()) },
 		"bottle-has-backend": func() { os.Exit(hasbackend.Main()) },
 		"bottle-ls":          func() { os.Exit(ls.Main()) },
 		"bottle-start":       func() { os.Exit(start.Main()) },

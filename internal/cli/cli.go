@@ -30,6 +30,10 @@ const (
 	StatusOK      Status = 0
 	StatusFailure Status = 1 // the job could not be done (or not all of it)
 	StatusUsage   Status = 2 // bad usage, unknown backend, bad agent definition
+
+	// StatusCannotAttach is every failure of bottle-attach's own, kept apart
+	// from the statuses the session passes through, as docker run does.
+	StatusCannotAttach Status = 125
 )
 
 // Main runs a binary's Run with the process's own arguments and streams.

@@ -15,6 +15,7 @@ import (
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend/docker"
+	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
 // Backend runs agents on one sandbox technology. Labels passed to its
@@ -32,6 +33,9 @@ type Backend interface {
 	Start(ctx context.Context, slug string, def *agentdef.Definition, labels map[string]string) (agent.Agent, error)
 	// Stop removes the agent and its sidecars, or returns agent.ErrNotFound.
 	Stop(ctx context.Context, slug string, labels map[string]string) error
+	// Attach runs a session in the agent and returns the exit status of its
+	// command, or agent.ErrNotFound.
+	Attach(ctx context.Context, slug string, labels map[string]string, s *tty.Session) (int, error)
 }
 
 // registry is every backend the toolkit knows, in the order they are listed.
