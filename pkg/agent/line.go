@@ -121,6 +121,9 @@ func ParseRef(line string) (Ref, error) {
 		ref = Ref{Backend: backend.Str, Slug: slug.Str}
 	case strings.Contains(line, "\t"):
 		fields := strings.Split(line, "\t")
+		if len(fields) != 4 {
+			return Ref{}, fmt.Errorf("a bottle-ls line has 4 tab-separated fields, not %d: %s", len(fields), shorten(line))
+		}
 		ref = Ref{Backend: strings.TrimSpace(fields[0]), Slug: strings.TrimSpace(fields[1])}
 		if ref.Backend == "" {
 			return Ref{}, fmt.Errorf("line has no backend in its first field: %s", shorten(line))

@@ -69,7 +69,7 @@ func (e *UnknownError) Error() string {
 	if e.Source != "" {
 		where = " (from " + e.Source + ")"
 	}
-	return fmt.Sprintf("unknown backend %q%s: valid backends are %s", agent.Escape(e.Name), where, strings.Join(Names(), ", "))
+	return fmt.Sprintf("unknown backend %q%s: valid backends are %s", e.Name, where, strings.Join(Names(), ", "))
 }
 
 // Lookup returns the backend with the given name.
