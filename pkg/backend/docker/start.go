@@ -55,6 +55,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	agentID, err := made.container(ctx, "agent", slug, net.ID, nil, &container.Config{
+		Hostname:   slug,
 		Image:      def.Image,
 		Cmd:        def.Command,
 		Env:        envList(def.Env),
