@@ -552,6 +552,9 @@ func (l *loader) image(at string, v any) (string, error) {
 		return "", err
 	case s == "":
 		return "", l.fail(at, "must not be empty")
+	case strings.HasPrefix(s, "-"):
+		// No image reference starts with "-", and a CLI would read it as a flag.
+		return "", l.fail(at, fmt.Sprintf("%q must not start with \"-\"", s))
 	case strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
 		return "", l.fail(at, fmt.Sprintf("%q must not contain whitespace or control characters", s))
 	case utf8.RuneCountInString(s) > maxImageLen:

@@ -172,6 +172,7 @@ func TestLoadErrors(t *testing.T) {
 		{"image empty", `{"image": ""}`, "image", "must not be empty"},
 		{"image space", `{"image": "a b"}`, "image", `"a b" must not contain whitespace or control characters`},
 		{"image control", `{"image": "a\u001bb"}`, "image", `"a\x1bb" must not contain whitespace or control characters`},
+		{"image flag", `{"image": "--privileged"}`, "image", `"--privileged" must not start with "-"`},
 		{"image too long", `{"image": "` + strings.Repeat("a", 256) + `"}`, "image", "must be at most 255 characters long"},
 
 		// NUL anywhere

@@ -15,6 +15,7 @@ import (
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend/docker"
+	"github.com/bottle-dev/bottle/pkg/backend/smolmachines"
 	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
@@ -41,6 +42,7 @@ type Backend interface {
 // registry is every backend the toolkit knows, in the order they are listed.
 var registry = []Backend{
 	docker.New(),
+	smolmachines.New(),
 }
 
 // Default is the backend used when neither a flag nor BOTTLE_BACKEND names one.
