@@ -29,6 +29,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
 	"github.com/bottle-dev/bottle/internal/scratchimage"
+	"github.com/bottle-dev/bottle/internal/smolvmfake"
 )
 
 var update = flag.Bool("u", false, "update the golden files of testdata/scripts")
@@ -59,6 +60,7 @@ func TestMain(m *testing.M) {
 		"bottle-ls":          func() { os.Exit(ls.Main()) },
 		"bottle-start":       func() { os.Exit(start.Main()) },
 		"bottle-stop":        func() { os.Exit(stop.Main()) },
+		"smolvm":             func() { os.Exit(smolvmfake.Main()) },
 	})
 }
 
@@ -159,6 +161,10 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SCRIPT", filepath.Base(env.WorkDir))
 			env.Setenv("RUN", run)
 			env.Setenv("IMAGE", testImage)
+			// The stand-in smolvm keeps each script's machines, and the
+			// log of every call, in the script's own directory.
+			env.Setenv("SMOLVM_STATE", filepath.Join(env.WorkDir, "smolvm-machines.json"))
+			env.Setenv("SMOLVM_CALLS", filepath.Join(env.WorkDir, "smolvm-calls.txt"))
 			return nil
 		},
 		Condition: dockerCondition,

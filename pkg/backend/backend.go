@@ -177,10 +177,11 @@ func (e *AmbiguousError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "slug %s is on more than one backend; pass one of these lines instead:", e.Slug)
 	for _, a := range e.Agents {
-		b.WriteString("\n")
-		agent.WriteLine(&b, a)
+		var line strings.Builder
+		agent.WriteLine(&line, a)
+		b.WriteString("\n" + strings.TrimSuffix(line.String(), "\n"))
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+	return b.String()
 }
 
 // Locate finds the backend of each referenced agent: the one a reference

@@ -36,6 +36,8 @@ var command = cli.Command{
   TERM              passed to the session when it has a terminal
   DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
                     the Docker Engine of the docker backend
+  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
+                    (default: smolvm on PATH)
 
 Examples:
   bottle-ls | fzf | bottle-attach

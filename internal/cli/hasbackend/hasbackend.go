@@ -25,7 +25,9 @@ var command = cli.Command{
 	Epilog: "Backends: " + strings.Join(backend.Names(), ", ") + `
   docker is usable when a Docker Engine answers a ping, within 2 seconds, at
   the address DOCKER_HOST names (with DOCKER_API_VERSION, DOCKER_CERT_PATH and
-  DOCKER_TLS_VERIFY); no docker CLI is needed.
+  DOCKER_TLS_VERIFY); no docker CLI is needed. smolmachines is usable when
+  smolvm ($BOTTLE_SMOLVM, else smolvm on PATH) answers --version within 2
+  seconds.
 
 Examples:
   if bottle-has-backend docker; then bottle-start reviewer; fi

@@ -32,6 +32,8 @@ var command = cli.Command{
   BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
   DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
                     the Docker Engine of the docker backend
+  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
+                    (default: smolvm on PATH)
 
 Examples:
   bottle-start reviewer

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -69,9 +70,12 @@ func smolvm(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
 	var exitErr *exec.ExitError
+	var pathErr *fs.PathError
 	switch {
 	case err == nil:
 		return stdout.Bytes(), nil
+	case errors.As(err, &pathErr):
+		return nil, fmt.Errorf("cannot run %s: %w", path, pathErr.Err)
 	case errors.As(err, &exitErr) && ctx.Err() == nil:
 		msg := strings.Join(strings.Fields(stderr.String()), " ")
 		if msg == "" {
