@@ -729,3 +729,13 @@ func printable(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// SidecarNames returns the names of the sidecars, in definition order: the
+// services an agent shows.
+func (d *Definition) SidecarNames() []string {
+	names := make([]string, len(d.Sidecars))
+	for i, s := range d.Sidecars {
+		names[i] = s.Name
+	}
+	return names
+}

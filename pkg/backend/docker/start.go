@@ -32,10 +32,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err != nil {
 		return agent.Agent{}, err
 	}
-	services := make([]string, len(def.Sidecars))
-	for i, s := range def.Sidecars {
-		services[i] = s.Name
-	}
+	services := def.SidecarNames()
 	common := objectLabels(slug, def.Name, services, labels)
 	made := &created{c: c}
 	defer func() {

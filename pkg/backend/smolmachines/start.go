@@ -38,7 +38,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		}
 		return agent.Agent{}, err
 	}
-	services := sidecarNames(def)
+	services := def.SidecarNames()
 	return agent.Agent{
 		Backend:   b.Name(),
 		Slug:      slug,
@@ -54,7 +54,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 // image references and absolute paths never start with "-" (agentdef and
 // the slug check guarantee it), and the command follows "--".
 func createArgs(slug string, def *agentdef.Definition, user map[string]string) ([]string, error) {
-	services := sidecarNames(def)
+	services := def.SidecarNames()
 	attach, err := json.Marshal(def.Attach)
 	if err != nil {
 		return nil, err
@@ -94,14 +94,6 @@ func createArgs(slug string, def *agentdef.Definition, user map[string]string) (
 		args = append(append(args, "--"), def.Command...)
 	}
 	return args, nil
-}
-
-func sidecarNames(def *agentdef.Definition) []string {
-	names := make([]string, len(def.Sidecars))
-	for i, s := range def.Sidecars {
-		names[i] = s.Name
-	}
-	return names
 }
 
 func sortedKeys(m map[string]string) []string {
