@@ -162,13 +162,13 @@ func CheckLabels(labels map[string]string) error {
 	return nil
 }
 
-// Interruptible returns a context that SIGINT and SIGTERM cancel, and a
+// Interruptible returns a context that SIGINT, SIGTERM and SIGHUP cancel, and a
 // function to call when the work is done: it stops listening and returns an
 // *InterruptedError if a signal arrived.
 func Interruptible(ctx context.Context) (context.Context, func() error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	done, exited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(exited)
