@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/jessevdk/go-flags"
-	"golang.org/x/term"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
@@ -189,10 +188,4 @@ func Interruptible(ctx context.Context) (context.Context, func() error) {
 		cancel(nil)
 		return nil
 	}
-}
-
-// IsTerminal reports whether r is a terminal, such as a stdin nobody piped to.
-func IsTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
 const prog = "bottle-stop"
@@ -92,7 +93,7 @@ func readRefs(args []string, stdin io.Reader) ([]agent.Ref, error) {
 			refs = append(refs, ref)
 		}
 	} else {
-		if cli.IsTerminal(stdin) {
+		if tty.IsTerminal(stdin) {
 			return nil, cli.Usagef("name the agents to stop, as arguments or on stdin (see %s --help)", prog)
 		}
 		var err error
