@@ -19,12 +19,14 @@ deps:
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Static binaries: bottle-egress goes into a FROM-scratch image as it is.
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
-# The image of the example agents and their sidecars, made from busybox.
-images: deps
-	$(GO) run ./examples/images
+# The images of the example agents and their sidecars: busybox, and
+# bottle-egress on its own.
+images: deps build
+	$(GO) run ./examples/images $(BIN)/bottle-egress
 
 demo: deps build images
 	BOTTLE_AGENT_PATH=examples/agents $(BIN)/bottle-start reviewer

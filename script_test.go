@@ -20,6 +20,7 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -50,8 +51,12 @@ func newRunID() string {
 	return hex.EncodeToString(b)
 }
 
-// testImage is imported once per run from Debian's static busybox.
-var testImage = "bottle-test-" + run + ":latest"
+// The run's images: busybox for agents and sidecars, and bottle-egress
+// built from this tree for the egress sidecar.
+var (
+	testImage   = "bottle-test-" + run + ":latest"
+	egressImage = "bottle-test-egress-" + run + ":latest"
+)
 
 func TestMain(m *testing.M) {
 	testscript.Main(withEngine{m}, map[string]func(){
@@ -79,21 +84,43 @@ func (w withEngine) Run() int {
 		return w.m.Run()
 	}
 	ctx := context.Background()
-	if err := scratchimage.Import(ctx, engine, testImage, map[string]string{runLabel: run}); err != nil {
+	if err := importImages(ctx, engine); err != nil {
 		fmt.Fprintln(os.Stderr, "docker tests:", err)
+		leftovers(ctx, engine, true)
 		return 1
 	}
 	status := w.m.Run()
 	left := leftovers(ctx, engine, false)
-	if _, err := engine.ImageRemove(ctx, testImage, client.ImageRemoveOptions{Force: true}); err != nil {
-		fmt.Fprintln(os.Stderr, "docker tests: removing the test image:", err)
-		status = 1
+	for _, image := range []string{testImage, egressImage} {
+		if _, err := engine.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true}); err != nil {
+			fmt.Fprintln(os.Stderr, "docker tests: removing a test image:", err)
+			status = 1
+		}
 	}
 	if left = append(left, leftovers(ctx, engine, true)...); len(left) > 0 {
 		fmt.Fprintf(os.Stderr, "docker tests: the run left behind (now removed):\n  %s\n", strings.Join(left, "\n  "))
 		status = 1
 	}
 	return status
+}
+
+func importImages(ctx context.Context, engine *client.Client) error {
+	labels := map[string]string{runLabel: run}
+	if err := scratchimage.Busybox(ctx, engine, testImage, labels); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "bottle-egress")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "bottle-egress")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/bottle-egress")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building bottle-egress: %v\n%s", err, out)
+	}
+	return scratchimage.Binary(ctx, engine, egressImage, bin, labels)
 }
 
 // engineClient returns a client of the Engine the tests use, or why there is none.
@@ -161,6 +188,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SCRIPT", filepath.Base(env.WorkDir))
 			env.Setenv("RUN", run)
 			env.Setenv("IMAGE", testImage)
+			env.Setenv("EGRESS_IMAGE", egressImage)
 			// The stand-in smolvm keeps each script's machines, and the
 			// log of every call, in the script's own directory.
 			env.Setenv("SMOLVM_STATE", filepath.Join(env.WorkDir, "smolvm-machines.json"))
@@ -176,6 +204,8 @@ func TestScripts(t *testing.T) {
 			"docker-create":  cmdDockerCreate,
 			"docker-rm":      cmdDockerRm,
 			"docker-exec":    cmdDockerExec,
+			"docker-logs":    cmdDockerLogs,
+			"docker-server":  cmdDockerServer,
 		},
 	})
 }
@@ -243,8 +273,9 @@ func cmdEnvsubst(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// docker-objects SLUG: prints every container and network that carries the
-// slug's label, one a line with its dev.bottle.* labels, sorted.
+// docker-objects SLUG: prints every container (name, image, state) and
+// network (name, internal or outbound) that carries the slug's label, one a
+// line with its dev.bottle.* labels, sorted.
 func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: docker-objects SLUG")
@@ -260,7 +291,11 @@ func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 	nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
 	ts.Check(err)
 	for _, n := range nets.Items {
-		lines = append(lines, "network "+n.Name+" "+bottleLabels(n.Labels))
+		reach := "outbound"
+		if n.Internal {
+			reach = "internal"
+		}
+		lines = append(lines, "network "+n.Name+" "+reach+" "+bottleLabels(n.Labels))
 	}
 	sort.Strings(lines)
 	for _, l := range lines {
@@ -313,10 +348,11 @@ func cmdDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// docker-exec CONTAINER CMD...: runs CMD in the container and fails unless
-// it exits 0; its output becomes stdout and stderr, as after exec.
+// docker-exec CONTAINER CMD...: runs CMD in the container; it fails unless
+// CMD exits 0 (with !, unless it exits non-zero). Its output becomes stdout
+// and stderr, as after exec.
 func cmdDockerExec(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
+	if len(args) < 2 {
 		ts.Fatalf("usage: docker-exec CONTAINER CMD...")
 	}
 	c, ctx := mustEngine(ts), context.Background()
@@ -332,7 +368,53 @@ func cmdDockerExec(ts *testscript.TestScript, neg bool, args []string) {
 	fmt.Fprint(ts.Stderr(), stderr.String())
 	res, err := c.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
 	ts.Check(err)
-	if res.ExitCode != 0 {
+	switch {
+	case neg && res.ExitCode == 0:
+		ts.Fatalf("%s succeeded unexpectedly", strings.Join(args[1:], " "))
+	case !neg && res.ExitCode != 0:
 		ts.Fatalf("%s exited with status %d", strings.Join(args[1:], " "), res.ExitCode)
+	}
+}
+
+// docker-logs CONTAINER: prints what the container wrote, stdout and
+// stderr together.
+func cmdDockerLogs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-logs CONTAINER")
+	}
+	logs, err := mustEngine(ts).ContainerLogs(context.Background(), args[0], client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true})
+	ts.Check(err)
+	defer logs.Close()
+	_, err = stdcopy.StdCopy(ts.Stdout(), ts.Stdout(), logs)
+	ts.Check(err)
+}
+
+// docker-server NAME NETWORK ALIAS...: stands in for the internet: a web
+// server of the test image answering "hello from the internet", on NETWORK
+// under the aliases; $SERVER_IP is then its address there.
+func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: docker-server NAME NETWORK ALIAS...")
+	}
+	c, ctx := mustEngine(ts), context.Background()
+	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: args[0],
+		Config: &container.Config{
+			Image:  testImage,
+			Cmd:    []string{"sh", "-c", "mkdir /www && echo hello from the internet > /www/index.html && exec httpd -f -p 80 -h /www"},
+			Labels: map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")},
+		},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(args[1])},
+		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+			args[1]: {Aliases: args[2:]},
+		}},
+	})
+	ts.Check(err)
+	_, err = c.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
+	ts.Check(err)
+	info, err := c.ContainerInspect(ctx, res.ID, client.ContainerInspectOptions{})
+	ts.Check(err)
+	for _, ep := range info.Container.NetworkSettings.Networks {
+		ts.Setenv("SERVER_IP", ep.IPAddress.String())
 	}
 }

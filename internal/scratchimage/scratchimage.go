@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -21,21 +22,43 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Busybox is where Debian's busybox-static package puts its binary.
-const Busybox = "/bin/busybox"
+// busyboxPath is where Debian's busybox-static package puts its binary.
+const busyboxPath = "/bin/busybox"
 
-// Import creates the image ref: a root file system holding busybox and a
+// Busybox creates the image ref: a root file system holding busybox and a
 // link for each of its applets, a root user, /tmp and /workspace, with the
 // given labels and a shell as its command.
-func Import(ctx context.Context, c *client.Client, ref string, labels map[string]string) error {
+func Busybox(ctx context.Context, c *client.Client, ref string, labels map[string]string) error {
 	rootfs, err := busyboxRootfs()
 	if err != nil {
 		return err
 	}
-	changes := []string{
-		`ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
-		`CMD ["/bin/sh"]`,
+	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/bin/sh"]`)
+}
+
+// Binary creates the image ref holding only the static executable at path,
+// as /NAME, which the image runs as an unprivileged user.
+func Binary(ctx context.Context, c *client.Client, ref, path string, labels map[string]string) error {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return err
 	}
+	if err := checkStatic(path, bin); err != nil {
+		return err
+	}
+	name := filepath.Base(path)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)})
+	tw.Write(bin)
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return importRootfs(ctx, c, ref, &buf, labels, fmt.Sprintf(`CMD ["/%s"]`, name), "USER 65534:65534")
+}
+
+func importRootfs(ctx context.Context, c *client.Client, ref string, rootfs io.Reader, labels map[string]string, changes ...string) error {
+	changes = append(changes, `ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`)
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
@@ -71,14 +94,14 @@ func streamError(ref string, r io.Reader) error {
 }
 
 func busyboxRootfs() (io.Reader, error) {
-	bin, err := os.ReadFile(Busybox)
+	bin, err := os.ReadFile(busyboxPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w (install Debian's busybox-static)", err)
 	}
-	if err := checkStatic(bin); err != nil {
-		return nil, err
+	if err := checkStatic(busyboxPath, bin); err != nil {
+		return nil, fmt.Errorf("%w: install Debian's busybox-static", err)
 	}
-	out, err := exec.Command(Busybox, "--list-full").Output()
+	out, err := exec.Command(busyboxPath, "--list-full").Output()
 	if err != nil {
 		return nil, fmt.Errorf("listing busybox applets: %w", err)
 	}
@@ -121,16 +144,16 @@ func busyboxRootfs() (io.Reader, error) {
 	return &buf, nil
 }
 
-// checkStatic refuses a dynamically linked busybox, which could not run in
-// an image without its libraries.
-func checkStatic(bin []byte) error {
+// checkStatic refuses a dynamically linked executable, which could not run
+// in an image without its libraries.
+func checkStatic(path string, bin []byte) error {
 	f, err := elf.NewFile(bytes.NewReader(bin))
 	if err != nil {
-		return fmt.Errorf("%s: not an executable: %w", Busybox, err)
+		return fmt.Errorf("%s: not an executable: %w", path, err)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is linked dynamically: install Debian's busybox-static", Busybox)
+			return fmt.Errorf("%s is linked dynamically", path)
 		}
 	}
 	return nil

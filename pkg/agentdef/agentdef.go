@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/bottle-dev/bottle/pkg/egress"
 )
 
 // Definition is a validated agent definition, with defaults applied.
@@ -38,7 +40,17 @@ type Definition struct {
 	Workspace string            // absolute, cleaned host directory (given relative to the definition file's own directory, or absolute); "" when absent
 	Sidecars  []Sidecar         // in file order
 	Egress    Egress
+
+	// The agent's confinement on docker. The defaults are the strict ones;
+	// each key that weakens them must be written out in the definition.
+	User      string   // user[:group] the agent runs as; "" is the image's own
+	ReadOnly  bool     // the root file system is read-only (with a /tmp in memory)
+	PidsLimit int      // the most processes the agent may have; default DefaultPidsLimit
+	CapAdd    []string // capabilities given back after all are dropped, e.g. "NET_BIND_SERVICE"
 }
+
+// DefaultPidsLimit bounds an agent's processes when the definition does not.
+const DefaultPidsLimit = 1024
 
 // Sidecar is a service that runs beside the agent to guard it.
 type Sidecar struct {
@@ -73,7 +85,6 @@ const (
 	maxFileSize  = 1 << 20
 	maxImageLen  = 255
 	maxSidecars  = 16
-	maxHostLen   = 253
 	maxNesting   = 32 // far deeper than any valid definition; bounds the work spent on hostile files
 	defaultShell = "/bin/sh"
 )
@@ -83,12 +94,12 @@ var (
 	agentNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,55}$`)
 	sidecarNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 	envKeyRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// Spelled out rather than (?i), which would also fold non-ASCII letters such as the Kelvin sign.
-	hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 	// Keys that print as .key in a path; anything else prints as ["key"].
 	plainKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-	topKeys     = []string{"image", "command", "attach", "env", "workdir", "workspace", "sidecars", "egress"}
+	topKeys     = []string{"image", "command", "attach", "env", "workdir", "workspace", "sidecars", "egress", "user", "read_only", "pids_limit", "cap_add"}
+	userRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$`)
+	capRE       = regexp.MustCompile(`^[A-Z][A-Z_]{1,30}$`)
 	sidecarKeys = []string{"name", "image", "command", "env"}
 	egressKeys  = []string{"allow"}
 )
@@ -394,6 +405,20 @@ func (l *loader) definition(obj *object, dir string) (*Definition, error) {
 			d.Sidecars, err = l.sidecars(at, v)
 		case "egress":
 			d.Egress, err = l.egress(at, v)
+		case "user":
+			d.User, err = l.stringValue(at, v)
+			if err == nil && !userRE.MatchString(d.User) {
+				err = l.fail(at, fmt.Sprintf("%q is not a user or user:group (names or numeric ids)", d.User))
+			}
+		case "read_only":
+			var ok bool
+			if d.ReadOnly, ok = v.(bool); !ok {
+				err = l.wrongType(at, "a boolean", v)
+			}
+		case "pids_limit":
+			d.PidsLimit, err = l.pidsLimit(at, v)
+		case "cap_add":
+			d.CapAdd, err = l.capabilities(at, v)
 		}
 		return err
 	})
@@ -409,7 +434,39 @@ func (l *loader) definition(obj *object, dir string) (*Definition, error) {
 	if d.Workdir == "" && d.Workspace != "" {
 		d.Workdir = "/workspace"
 	}
+	if d.PidsLimit == 0 {
+		d.PidsLimit = DefaultPidsLimit
+	}
 	return d, nil
+}
+
+func (l *loader) pidsLimit(at string, v any) (int, error) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, l.wrongType(at, "a whole number", v)
+	}
+	limit, err := strconv.Atoi(n.String())
+	if err != nil || limit < 16 || limit > 1<<22 {
+		return 0, l.fail(at, fmt.Sprintf("%s must be a whole number from 16 to %d", n, 1<<22))
+	}
+	return limit, nil
+}
+
+// capabilities reads cap_add: Linux capability names, with or without the
+// CAP_ prefix, given back one by one to an agent that starts with none.
+func (l *loader) capabilities(at string, v any) ([]string, error) {
+	list, err := l.stringList(at, v)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range list {
+		c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
+		if !capRE.MatchString(c) || c == "ALL" {
+			return nil, l.fail(index(at, i), fmt.Sprintf("%q is not a capability name (such as NET_BIND_SERVICE); ALL is not allowed", list[i]))
+		}
+		list[i] = c
+	}
+	return list, nil
 }
 
 // fields walks obj in file order, rejecting keys not in known and skipping nulls,
@@ -489,9 +546,9 @@ func (l *loader) egress(at string, v any) (Egress, error) {
 			return err
 		}
 		for i, host := range hosts {
-			pattern, reason := hostPattern(host)
-			if reason != "" {
-				return l.fail(index(at, i), reason)
+			pattern, err := egress.ParsePattern(host)
+			if err != nil {
+				return l.fail(index(at, i), err.Error())
 			}
 			e.Allow = append(e.Allow, pattern)
 		}
@@ -606,33 +663,6 @@ func (l *loader) workspace(at string, v any, dir string) (string, error) {
 		return "", l.fail(at, fmt.Sprintf("%q is not a directory", s))
 	}
 	return s, nil
-}
-
-// hostPattern normalises an egress.allow entry, or says why it is not one.
-func hostPattern(entry string) (pattern, reason string) {
-	host, wildcard := strings.CutPrefix(strings.TrimSuffix(entry, "."), "*.")
-	ok := host != "" && len(host) <= maxHostLen
-	for label := range strings.SplitSeq(host, ".") {
-		ok = ok && hostLabelRE.MatchString(label)
-	}
-	if ok {
-		// Only ASCII survives the checks above, so ToLower cannot change the length or alphabet.
-		pattern = strings.ToLower(host)
-		if wildcard {
-			pattern = "*." + pattern
-		}
-		return pattern, ""
-	}
-	reason = fmt.Sprintf(`%q is not a host name or "*.suffix" pattern`, entry)
-	switch {
-	case strings.Contains(entry, "://"):
-		reason += "; give the host name alone, not a URL"
-	case strings.Contains(entry, ":"):
-		reason += "; ports are not supported"
-	default:
-		reason += fmt.Sprintf("; use labels of 1 to 63 letters, digits and hyphens separated by dots, at most %d characters in all", maxHostLen)
-	}
-	return "", reason
 }
 
 func unknownKey(key string, known []string) string {

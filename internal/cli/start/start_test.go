@@ -31,7 +31,7 @@ func TestInterruptedStart(t *testing.T) {
 	slug := agent.NewSlug("sig")
 	image := "bottle-test-" + slug + ":latest"
 	ctx := context.Background()
-	if err := scratchimage.Import(ctx, engine, image, nil); err != nil {
+	if err := scratchimage.Busybox(ctx, engine, image, nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { engine.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true}) })

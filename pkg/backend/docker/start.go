@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,15 +26,20 @@ import (
 // when the start itself was cancelled.
 const cleanupTimeout = 30 * time.Second
 
-// Start creates the bottle's network, the agent container (whose name claims
-// the slug), one container per sidecar, then starts the sidecars and the
-// agent. Whatever fails, what this call created is removed again.
+// Start creates the bottle's internal network, the agent container (whose
+// name claims the slug), one container per sidecar, and for an egress
+// sidecar a second network that leads out; then it starts the sidecars and
+// the agent. Whatever fails, what this call created is removed again.
 func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, labels map[string]string) (started agent.Agent, err error) {
+	services := def.SidecarNames()
+	hasEgress := slices.Contains(services, EgressSidecar)
+	if len(def.Egress.Allow) > 0 && !hasEgress {
+		return agent.Agent{}, fmt.Errorf("egress.allow needs a sidecar named %q to enforce it (the agent's network has no other way out)", EgressSidecar)
+	}
 	c, err := b.client()
 	if err != nil {
 		return agent.Agent{}, err
 	}
-	services := def.SidecarNames()
 	common := objectLabels(slug, def.Name, services, labels)
 	made := &created{c: c}
 	defer func() {
@@ -41,24 +48,36 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		}
 	}()
 
-	net, err := c.NetworkCreate(ctx, slug, client.NetworkCreateOptions{Driver: "bridge", Labels: common})
+	// The bottle's own network has no route out: the agent and its
+	// sidecars reach each other, and nothing else.
+	inside, err := made.network(ctx, slug, true, common)
 	if err != nil {
-		return agent.Agent{}, fmt.Errorf("creating network %s: %w", slug, err)
+		return agent.Agent{}, err
 	}
-	made.network = net.ID
+	outside := ""
+	if hasEgress {
+		if outside, err = made.network(ctx, slug+"-egress", false, common); err != nil {
+			return agent.Agent{}, err
+		}
+	}
 
 	attach, err := json.Marshal(def.Attach)
 	if err != nil {
 		return agent.Agent{}, err
 	}
-	agentID, err := made.container(ctx, "agent", slug, net.ID, nil, &container.Config{
+	env := def.Env
+	if hasEgress {
+		env = withProxy(env, services)
+	}
+	agentID, err := made.container(ctx, "agent", slug, inside, nil, &container.Config{
 		Hostname:   slug,
 		Image:      def.Image,
 		Cmd:        def.Command,
-		Env:        envList(def.Env),
+		Env:        envList(env),
 		WorkingDir: def.Workdir,
+		User:       def.User,
 		Labels:     with(common, labelRole, roleAgent, labelAttach, string(attach)),
-	}, workspaceMounts(def))
+	}, confined(def))
 	if err != nil {
 		return agent.Agent{}, err
 	}
@@ -66,12 +85,23 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	sidecarIDs := make([]string, len(def.Sidecars))
 	err = each(len(def.Sidecars), func(i int) (err error) {
 		s := def.Sidecars[i]
-		sidecarIDs[i], err = made.container(ctx, "sidecar "+s.Name, slug+"."+s.Name, net.ID, []string{s.Name}, &container.Config{
+		env := s.Env
+		if s.Name == EgressSidecar {
+			env = with(env, EnvEgressAllow, strings.Join(def.Egress.Allow, ","))
+		}
+		what := "sidecar " + s.Name
+		sidecarIDs[i], err = made.container(ctx, what, slug+"."+s.Name, inside, []string{s.Name}, &container.Config{
 			Image:  s.Image,
 			Cmd:    s.Command,
-			Env:    envList(s.Env),
+			Env:    envList(env),
 			Labels: with(common, labelRole, roleSidecar, labelSidecar, s.Name),
-		}, nil)
+		}, &container.HostConfig{})
+		if err == nil && s.Name == EgressSidecar {
+			_, err = c.NetworkConnect(ctx, outside, client.NetworkConnectOptions{Container: sidecarIDs[i]})
+			if err != nil {
+				err = fmt.Errorf("%s: connecting it to the outbound network: %w", what, err)
+			}
+		}
 		return err
 	})
 	if err != nil {
@@ -97,20 +127,71 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	}, nil
 }
 
+// EgressSidecar is the sidecar that is the bottle's way out: the one
+// attached to the outbound network, handed the allowlist, and set as the
+// agent's HTTP and HTTPS proxy.
+const EgressSidecar = "egress"
+
+// EnvEgressAllow hands the egress sidecar the allowlist, comma-separated.
+const EnvEgressAllow = "BOTTLE_EGRESS_ALLOW"
+
+// egressProxy is where the egress sidecar listens, as the agent reaches it.
+const egressProxy = "http://" + EgressSidecar + ":3128"
+
+// withProxy points the agent's HTTP clients at the egress sidecar, except
+// for the bottle's own services, reached directly on its network.
+func withProxy(env map[string]string, services []string) map[string]string {
+	noProxy := strings.Join(append([]string{"localhost", "127.0.0.1"}, services...), ",")
+	return with(env,
+		"HTTP_PROXY", egressProxy, "http_proxy", egressProxy,
+		"HTTPS_PROXY", egressProxy, "https_proxy", egressProxy,
+		"NO_PROXY", noProxy, "no_proxy", noProxy)
+}
+
+// confined is the agent's host configuration: no capabilities but those the
+// definition gives back, no privilege gain through set-uid files, a bound
+// on processes, no host paths but the workspace, and optionally a read-only
+// root.
+func confined(def *agentdef.Definition) *container.HostConfig {
+	pids := int64(def.PidsLimit)
+	hc := &container.HostConfig{
+		CapDrop:        []string{"ALL"},
+		CapAdd:         def.CapAdd,
+		SecurityOpt:    []string{"no-new-privileges"},
+		ReadonlyRootfs: def.ReadOnly,
+		Mounts:         workspaceMounts(def),
+	}
+	hc.PidsLimit = &pids
+	if def.ReadOnly {
+		hc.Tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev"}
+	}
+	return hc
+}
+
 // created remembers what one Start made, so that a failed start removes
 // exactly that and never another agent's objects of the same name.
 type created struct {
 	c          *client.Client
 	mu         sync.Mutex
 	containers []string
-	network    string
+	networks   []string
 }
 
-func (m *created) container(ctx context.Context, what, name, networkID string, aliases []string, cfg *container.Config, mounts []mount.Mount) (string, error) {
+func (m *created) network(ctx context.Context, name string, internal bool, labels map[string]string) (string, error) {
+	res, err := m.c.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: labels})
+	if err != nil {
+		return "", fmt.Errorf("creating network %s: %w", name, err)
+	}
+	m.networks = append(m.networks, res.ID)
+	return res.ID, nil
+}
+
+func (m *created) container(ctx context.Context, what, name, networkID string, aliases []string, cfg *container.Config, hc *container.HostConfig) (string, error) {
+	hc.NetworkMode = container.NetworkMode(networkID)
 	res, err := m.c.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:       name,
 		Config:     cfg,
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(networkID), Mounts: mounts},
+		HostConfig: hc,
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 			networkID: {Aliases: aliases},
 		}},
@@ -132,13 +213,13 @@ func (m *created) container(ctx context.Context, what, name, networkID string, a
 func (m *created) remove(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
-	errs := make([]error, len(m.containers)+1)
+	errs := make([]error, len(m.containers))
 	each(len(m.containers), func(i int) error {
 		errs[i] = removeContainer(ctx, m.c, m.containers[i])
 		return nil
 	})
-	if m.network != "" {
-		errs[len(m.containers)] = removeNetwork(ctx, m.c, m.network)
+	for _, id := range m.networks {
+		errs = append(errs, removeNetwork(ctx, m.c, id))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cleaning up after the failed start: %w", err)
@@ -171,6 +252,9 @@ func envList(env map[string]string) []string {
 
 func with(labels map[string]string, kv ...string) map[string]string {
 	out := maps.Clone(labels)
+	if out == nil {
+		out = map[string]string{}
+	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		out[kv[i]] = kv[i+1]
 	}

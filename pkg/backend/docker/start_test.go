@@ -26,7 +26,7 @@ func setup(t *testing.T) (*client.Client, *agentdef.Definition, map[string]strin
 	slug := agent.NewSlug("t")
 	labels := map[string]string{"bottle-test": slug}
 	image := "bottle-test-" + slug + ":latest"
-	if err := scratchimage.Import(context.Background(), engine, image, labels); err != nil {
+	if err := scratchimage.Busybox(context.Background(), engine, image, labels); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -85,8 +85,8 @@ func createArgs(slug string, def *agentdef.Definition, user map[string]string) (
 	}
 	args = append(args, "--net")
 	for _, host := range def.Egress.Allow {
-		if strings.HasPrefix(host, "*.") {
-			return nil, fmt.Errorf("egress.allow %q: smolvm's --allow-host takes exact hosts only, no wildcard patterns", host)
+		if strings.HasPrefix(host, "*.") || strings.Contains(host, ":") {
+			return nil, fmt.Errorf("egress.allow %q: smolvm's --allow-host takes exact hosts only, no wildcard patterns or ports", host)
 		}
 		args = append(args, "--allow-host", host)
 	}

@@ -56,7 +56,9 @@ func TestCreateArgsRefuses(t *testing.T) {
 		want string
 	}{
 		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"*.githubusercontent.com"}}},
-			`egress.allow "*.githubusercontent.com": smolvm's --allow-host takes exact hosts only, no wildcard patterns`},
+			`egress.allow "*.githubusercontent.com": smolvm's --allow-host takes exact hosts only, no wildcard patterns or ports`},
+		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"registry.npmjs.org:8443"}}},
+			`egress.allow "registry.npmjs.org:8443": smolvm's --allow-host takes exact hosts only, no wildcard patterns or ports`},
 		{agentdef.Definition{Image: "x", Workspace: "/a:b", Workdir: "/workspace"},
 			`workspace "/a:b" or workdir "/workspace" holds a ':'`},
 	} {

@@ -1,0 +1,86 @@
+package egress
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRunErrors(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	cases := []struct {
+		args      []string
+		envAllow  string
+		code      int
+		stderrPat string
+	}{
+		{[]string{"-allow", "ok.test", "-allow", "https://x.com"}, "", 2,
+			`^bottle-egress: allowlist: "https://x.com" is a URL; give the host name alone\n$`},
+		{nil, "ok.test,, *", 2,
+			`^bottle-egress: allowlist: "\*" is not a host name or "\*.suffix" pattern\n$`},
+		{[]string{"extra"}, "", 2, `^bottle-egress: unexpected argument "extra"\n$`},
+		{[]string{"-bogus"}, "", 2, `^flag provided but not defined: -bogus\nusage: bottle-egress`},
+		{[]string{"-listen", busy.Addr().String()}, "", 1, `^bottle-egress: listen tcp 127.0.0.1:\d+: .*\n$`},
+	}
+	for _, c := range cases {
+		t.Setenv("BOTTLE_EGRESS_LISTEN", "")
+		t.Setenv("BOTTLE_EGRESS_ALLOW", c.envAllow)
+		var stderr bytes.Buffer
+		code := Run(c.args, &stderr)
+		if code != c.code || !regexp.MustCompile(c.stderrPat).MatchString(stderr.String()) {
+			t.Errorf("Run(%q) with BOTTLE_EGRESS_ALLOW=%q = %d, stderr:\n%s\nwant %d, stderr matching %s", c.args, c.envAllow, code, stderr.String(), c.code, c.stderrPat)
+		}
+	}
+}
+
+// TestRun starts the command, which then serves until the test binary exits,
+// and sends it a request it denies.
+func TestRun(t *testing.T) {
+	t.Setenv("BOTTLE_EGRESS_LISTEN", "127.0.0.1:0")
+	t.Setenv("BOTTLE_EGRESS_ALLOW", " B.test ,,*.c.test")
+	stderr := &syncBuffer{}
+	go Run([]string{"-allow", "a.test"}, stderr)
+
+	line := waitFor(t, stderr, `^bottle-egress: listening on (127\.0\.0\.1:\d+), allowing 3 patterns: a\.test, b\.test, \*\.c\.test\n$`)
+	proxyURL := &url.URL{Scheme: "http", Host: line[1]}
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	resp, err := c.Get("http://denied.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("got %s, want 403", resp.Status)
+	}
+	waitFor(t, stderr, `^deny GET denied\.test:80 from 127\.0\.0\.1\n$`)
+
+	t.Setenv("BOTTLE_EGRESS_ALLOW", "")
+	go Run(nil, stderr)
+	waitFor(t, stderr, `^bottle-egress: listening on 127\.0\.0\.1:\d+, allowing nothing\n$`)
+}
+
+// waitFor waits until what was logged to b since the last call matches pattern
+// and returns the submatches.
+func waitFor(t *testing.T, b *syncBuffer, pattern string) []string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	var got strings.Builder
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		got.WriteString(b.take())
+		if m := re.FindStringSubmatch(got.String()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("stderr:\n%s\nwant it to match %s", got.String(), pattern)
+	return nil
+}
