@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -197,15 +199,18 @@ func TestScripts(t *testing.T) {
 		},
 		Condition: dockerCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":          cmdExits,
-			"dead-socket":    cmdDeadSocket,
-			"envsubst":       cmdEnvsubst,
-			"docker-objects": cmdDockerObjects,
-			"docker-create":  cmdDockerCreate,
-			"docker-rm":      cmdDockerRm,
-			"docker-exec":    cmdDockerExec,
-			"docker-logs":    cmdDockerLogs,
-			"docker-server":  cmdDockerServer,
+			"exits":             cmdExits,
+			"dead-socket":       cmdDeadSocket,
+			"hung-socket":       cmdHungSocket,
+			"envsubst":          cmdEnvsubst,
+			"docker-objects":    cmdDockerObjects,
+			"docker-create":     cmdDockerCreate,
+			"docker-rm":         cmdDockerRm,
+			"docker-exec":       cmdDockerExec,
+			"docker-network":    cmdDockerNetwork,
+			"docker-network-rm": cmdDockerNetworkRm,
+			"docker-logs":       cmdDockerLogs,
+			"docker-server":     cmdDockerServer,
 		},
 	})
 }
@@ -260,6 +265,37 @@ func cmdDeadSocket(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	defer syscall.Close(fd)
 	ts.Check(syscall.Bind(fd, &syscall.SockaddrUnix{Name: ts.MkAbs(args[0])}))
+}
+
+// hung-socket PATH: listens on a unix socket, accepts every connection and
+// never answers, as a wedged daemon does, until the script ends.
+func cmdHungSocket(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: hung-socket PATH")
+	}
+	ln, err := net.Listen("unix", ts.MkAbs(args[0]))
+	ts.Check(err)
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	ts.Defer(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 }
 
 // envsubst FILE...: replaces $VAR and ${VAR} in the files with the script's
@@ -417,4 +453,25 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 	for _, ep := range info.Container.NetworkSettings.Networks {
 		ts.Setenv("SERVER_IP", ep.IPAddress.String())
 	}
+}
+
+// docker-network NAME: creates a network the way a user would without the
+// toolkit, with the run's labels.
+func cmdDockerNetwork(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-network NAME")
+	}
+	_, err := mustEngine(ts).NetworkCreate(context.Background(), args[0], client.NetworkCreateOptions{
+		Labels: map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")},
+	})
+	ts.Check(err)
+}
+
+// docker-network-rm NAME: removes a network; it fails when it is not there.
+func cmdDockerNetworkRm(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-network-rm NAME")
+	}
+	_, err := mustEngine(ts).NetworkRemove(context.Background(), args[0], client.NetworkRemoveOptions{})
+	ts.Check(err)
 }

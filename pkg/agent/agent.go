@@ -26,6 +26,16 @@ type Agent struct {
 // ErrNotFound is what a backend returns when no agent of its has the slug.
 var ErrNotFound = errors.New("no such agent")
 
+// ErrNoAnswer is what a backend wraps when something is there (a socket, a
+// program) but does not answer in time: a fault worth reporting, unlike a
+// backend that is simply not installed.
+var ErrNoAnswer = errors.New("no answer")
+
+// ErrSlugTaken is what a backend's Start wraps when the slug, or a name
+// made from it, is already in use there: a generated slug can then be
+// drawn again.
+var ErrSlugTaken = errors.New("already in use")
+
 var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // ValidSlug reports whether s can be a slug on any backend.

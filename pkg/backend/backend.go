@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
@@ -140,23 +141,48 @@ func Probe(ctx context.Context, names []string) []error {
 	return errs
 }
 
+// listTimeout bounds one backend's listing, so that an Engine that answers
+// a ping and then hangs cannot hang bottle-ls.
+var listTimeout = 30 * time.Second
+
+// Listing is what EnumerateActiveAgents found.
+type Listing struct {
+	// Agents of every usable backend, sorted by backend (in registry
+	// order), then slug.
+	Agents []agent.Agent
+	// Failed says, per usable backend that could not list, why.
+	Failed []error
+	// Hung says, per backend that is there but did not answer in time,
+	// why. Such a backend is not usable, but unlike one that is simply
+	// absent it deserves a word.
+	Hung []error
+}
+
 // EnumerateActiveAgents lists the active agents of every usable backend,
-// asking all backends at once. Unusable backends are skipped without an
-// error; a usable backend that fails to list is reported in the error while
-// the agents of the others are still returned. Agents come sorted by backend
-// (in registry order), then slug.
-func EnumerateActiveAgents(ctx context.Context, labels map[string]string) ([]agent.Agent, error) {
+// asking all backends at once. Unusable backends are skipped; a usable
+// backend that fails to list does not keep the others' agents from the
+// listing.
+func EnumerateActiveAgents(ctx context.Context, labels map[string]string) Listing {
 	lists := make([][]agent.Agent, len(registry))
-	errs := make([]error, len(registry))
+	failed := make([]error, len(registry))
+	hung := make([]error, len(registry))
 	var wg sync.WaitGroup
 	for i, b := range registry {
 		wg.Go(func() {
-			if HasBackend(ctx, b.Name()) != nil {
+			if err := HasBackend(ctx, b.Name()); err != nil {
+				if errors.Is(err, agent.ErrNoAnswer) {
+					hung[i] = err
+				}
 				return
 			}
+			ctx, cancel := context.WithTimeout(ctx, listTimeout)
+			defer cancel()
 			agents, err := b.Enumerate(ctx, labels)
+			if ctx.Err() == context.DeadlineExceeded {
+				err = fmt.Errorf("%w within %s", agent.ErrNoAnswer, listTimeout)
+			}
 			if err != nil {
-				errs[i] = fmt.Errorf("%s: listing agents: %w", b.Name(), err)
+				failed[i] = fmt.Errorf("%s: listing agents: %w", b.Name(), err)
 				return
 			}
 			slices.SortFunc(agents, func(x, y agent.Agent) int { return strings.Compare(x.Slug, y.Slug) })
@@ -164,7 +190,11 @@ func EnumerateActiveAgents(ctx context.Context, labels map[string]string) ([]age
 		})
 	}
 	wg.Wait()
-	return slices.Concat(lists...), errors.Join(errs...)
+	return Listing{Agents: slices.Concat(lists...), Failed: compact(failed), Hung: compact(hung)}
+}
+
+func compact(errs []error) []error {
+	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
 // AmbiguousError is returned for a bare slug that more than one backend has.
@@ -191,10 +221,9 @@ func (e *AmbiguousError) Error() string {
 func Locate(ctx context.Context, refs []agent.Ref, labels map[string]string) ([]Backend, []error) {
 	backends := make([]Backend, len(refs))
 	errs := make([]error, len(refs))
-	var listed []agent.Agent
-	var listErr error
+	var listing Listing
 	if slices.ContainsFunc(refs, func(r agent.Ref) bool { return r.Backend == "" }) {
-		listed, listErr = EnumerateActiveAgents(ctx, labels)
+		listing = EnumerateActiveAgents(ctx, labels)
 	}
 	usability := map[string]error{}
 	for i, ref := range refs {
@@ -208,7 +237,7 @@ func Locate(ctx context.Context, refs []agent.Ref, labels map[string]string) ([]
 			continue
 		}
 		var found []agent.Agent
-		for _, a := range listed {
+		for _, a := range listing.Agents {
 			if a.Slug == ref.Slug {
 				found = append(found, a)
 			}
@@ -218,8 +247,8 @@ func Locate(ctx context.Context, refs []agent.Ref, labels map[string]string) ([]
 			errs[i] = &AmbiguousError{Slug: ref.Slug, Agents: found}
 		case len(found) == 1:
 			backends[i], errs[i] = Lookup(found[0].Backend)
-		case listErr != nil:
-			errs[i] = fmt.Errorf("%s: %w (and %w)", ref.Slug, agent.ErrNotFound, listErr)
+		case len(listing.Failed)+len(listing.Hung) > 0:
+			errs[i] = fmt.Errorf("%s: %w (and %w)", ref.Slug, agent.ErrNotFound, errors.Join(slices.Concat(listing.Failed, listing.Hung)...))
 		default:
 			errs[i] = fmt.Errorf("%s: %w on any usable backend", ref.Slug, agent.ErrNotFound)
 		}

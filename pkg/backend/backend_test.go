@@ -3,8 +3,10 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,26 +19,31 @@ import (
 type fake struct {
 	Backend
 	name       string
-	unusable   error         // what Usable returns
-	agents     []string      // slugs Enumerate returns
-	enumErr    error         // what Enumerate returns instead
-	delay      time.Duration // how long Usable takes
-	enumerated atomic.Int32  // calls of Enumerate
+	unusable   error        // what Usable returns
+	agents     []string     // slugs Enumerate returns
+	enumErr    error        // what Enumerate returns instead
+	hangs      bool         // Enumerate waits until its context is done
+	meet       *together    // Usable waits there for the other backends
+	enumerated atomic.Int32 // calls of Enumerate
 }
 
 func (f *fake) Name() string { return f.name }
 
 func (f *fake) Usable(ctx context.Context) error {
-	select {
-	case <-time.After(f.delay):
-	case <-ctx.Done():
-		return ctx.Err()
+	if f.meet != nil {
+		if err := f.meet.arrive(); err != nil {
+			return err
+		}
 	}
 	return f.unusable
 }
 
-func (f *fake) Enumerate(context.Context, map[string]string) ([]agent.Agent, error) {
+func (f *fake) Enumerate(ctx context.Context, _ map[string]string) ([]agent.Agent, error) {
 	f.enumerated.Add(1)
+	if f.hangs {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	if f.enumErr != nil {
 		return nil, f.enumErr
 	}
@@ -45,6 +52,30 @@ func (f *fake) Enumerate(context.Context, map[string]string) ([]agent.Agent, err
 		out = append(out, agent.Agent{Backend: f.name, Slug: s, Name: "reviewer", Services: []string{"egress"}})
 	}
 	return out, nil
+}
+
+// together holds backends until all of them have been asked, so that asking
+// them one after the other fails a test instead of passing by luck.
+type together struct{ wg sync.WaitGroup }
+
+func meeting(n int) *together {
+	g := &together{}
+	g.wg.Add(n)
+	return g
+}
+
+var errOneByOne = errors.New("the backends were asked one after the other")
+
+func (g *together) arrive() error {
+	g.wg.Done()
+	all := make(chan struct{})
+	go func() { g.wg.Wait(); close(all) }()
+	select {
+	case <-all:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errOneByOne
+	}
 }
 
 // useRegistry replaces the registry for the rest of the test.
@@ -162,21 +193,15 @@ func TestHasBackend(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	const delay = 300 * time.Millisecond
+	meet := meeting(2)
 	useRegistry(t,
-		&fake{name: "alpha", delay: delay},
-		&fake{name: "beta", delay: delay, unusable: errors.New("down")})
-	start := time.Now()
+		&fake{name: "alpha", meet: meet},
+		&fake{name: "beta", meet: meet, unusable: errors.New("down")})
 	errs := Probe(t.Context(), []string{"beta", "gamma", "alpha"})
-	elapsed := time.Since(start)
-
 	var unusable *UnusableError
 	var unknown *UnknownError
-	if len(errs) != 3 || !errors.As(errs[0], &unusable) || !errors.As(errs[1], &unknown) || errs[2] != nil {
-		t.Errorf("Probe(beta, gamma, alpha) = %v, want [*UnusableError *UnknownError nil]", errs)
-	}
-	if elapsed < delay || elapsed >= 550*time.Millisecond {
-		t.Errorf("Probe of two backends taking %v each took %v, want them asked at once", delay, elapsed)
+	if len(errs) != 3 || !errors.As(errs[0], &unusable) || errors.Is(errs[0], errOneByOne) || !errors.As(errs[1], &unknown) || errs[2] != nil {
+		t.Errorf("Probe(beta, gamma, alpha) = %v, want [*UnusableError(down) *UnknownError nil], asked at once", errs)
 	}
 }
 
@@ -196,10 +221,10 @@ func TestEnumerateActiveAgents(t *testing.T) {
 		off,
 		&fake{name: "alpha", agents: []string{"c", "b"}},
 		&fake{name: "empty"})
-	got, err := EnumerateActiveAgents(t.Context(), nil)
+	got := EnumerateActiveAgents(t.Context(), nil)
 	want := []string{"beta/a", "beta/m", "beta/z", "alpha/b", "alpha/c"}
-	if err != nil || !slices.Equal(slugs(got), want) {
-		t.Errorf("EnumerateActiveAgents = %q, %v; want %q, nil", slugs(got), err, want)
+	if !slices.Equal(slugs(got.Agents), want) || len(got.Failed)+len(got.Hung) > 0 {
+		t.Errorf("EnumerateActiveAgents = %q, %v, %v; want %q and no errors", slugs(got.Agents), got.Failed, got.Hung, want)
 	}
 	if n := off.enumerated.Load(); n != 0 {
 		t.Errorf("the unusable backend was enumerated %d times, want 0", n)
@@ -208,28 +233,33 @@ func TestEnumerateActiveAgents(t *testing.T) {
 
 func TestEnumerateActiveAgentsFailure(t *testing.T) {
 	boom := errors.New("boom")
+	defer func(saved time.Duration) { listTimeout = saved }(listTimeout)
+	listTimeout = 50 * time.Millisecond
 	useRegistry(t,
 		&fake{name: "alpha", agents: []string{"a"}},
 		&fake{name: "broken", enumErr: boom},
+		&fake{name: "stuck", hangs: true},
+		&fake{name: "hung", unusable: fmt.Errorf("socket: %w within 2s", agent.ErrNoAnswer)},
+		&fake{name: "absent", unusable: errors.New("not installed")},
 		&fake{name: "beta", agents: []string{"b"}})
-	got, err := EnumerateActiveAgents(t.Context(), nil)
-	if want := []string{"alpha/a", "beta/b"}; !slices.Equal(slugs(got), want) {
-		t.Errorf("EnumerateActiveAgents = %q, want the others' agents %q", slugs(got), want)
+	got := EnumerateActiveAgents(t.Context(), nil)
+	if want := []string{"alpha/a", "beta/b"}; !slices.Equal(slugs(got.Agents), want) {
+		t.Errorf("EnumerateActiveAgents = %q, want the others' agents %q", slugs(got.Agents), want)
 	}
-	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "broken") || strings.Contains(err.Error(), "alpha") {
-		t.Errorf("EnumerateActiveAgents error = %v, want one that names only the broken backend", err)
+	if len(got.Failed) != 2 || !errors.Is(got.Failed[0], boom) || got.Failed[0].Error() != "broken: listing agents: boom" ||
+		got.Failed[1].Error() != "stuck: listing agents: no answer within 50ms" {
+		t.Errorf("Failed = %v, want the broken and the stuck backend", got.Failed)
+	}
+	if len(got.Hung) != 1 || got.Hung[0].Error() != "hung: socket: no answer within 2s" {
+		t.Errorf("Hung = %v, want the hung backend only, not the absent one", got.Hung)
 	}
 }
 
 func TestEnumerateActiveAgentsConcurrent(t *testing.T) {
-	const delay = 300 * time.Millisecond
-	useRegistry(t, &fake{name: "alpha", delay: delay, agents: []string{"a"}}, &fake{name: "beta", delay: delay})
-	start := time.Now()
-	if _, err := EnumerateActiveAgents(t.Context(), nil); err != nil {
-		t.Fatal(err)
-	}
-	if elapsed := time.Since(start); elapsed >= 550*time.Millisecond {
-		t.Errorf("EnumerateActiveAgents of two backends taking %v each took %v, want them asked at once", delay, elapsed)
+	meet := meeting(2)
+	useRegistry(t, &fake{name: "alpha", meet: meet, agents: []string{"a"}}, &fake{name: "beta", meet: meet, agents: []string{"b"}})
+	if got := EnumerateActiveAgents(t.Context(), nil); len(got.Agents) != 2 {
+		t.Fatalf("EnumerateActiveAgents = %q, want both backends' agents, asked at once", slugs(got.Agents))
 	}
 }
 

@@ -4,6 +4,8 @@ package ls
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/bottle-dev/bottle/internal/cli"
@@ -18,7 +20,8 @@ var command = cli.Command{
 	Usage: "[--json] [--label KEY=VALUE]...",
 	Description: "Prints one line per active agent on every usable backend: " +
 		"backend, slug, agent and services (comma-separated, or - when none), separated by tabs, " +
-		"sorted by backend and slug. Unusable backends are skipped without a word. " +
+		"sorted by backend and slug. Backends that are not usable here are skipped without a word, " +
+		"except one that is there but does not answer in time, which gets a line on stderr. " +
 		"Exits 1 when a usable backend fails to list (the others are still printed), 2 on bad usage.",
 	Epilog: `Environment:
   BOTTLE_LABELS     KEY=VALUE,... list only agents carrying all these labels
@@ -48,27 +51,35 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
 	rest, err := command.Parse(&opts, args, stdout)
 	if err == nil {
-		err = run(opts, rest, stdout)
+		err = run(opts, rest, stdout, stderr)
 	}
 	return cli.Exit(prog, stderr, err)
 }
 
-func run(opts options, rest []string, stdout io.Writer) error {
+func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if len(rest) > 0 {
 		return cli.Usagef("unexpected argument %q", agent.Escape(rest[0]))
 	}
 	if err := cli.CheckLabels(opts.Labels); err != nil {
 		return err
 	}
-	agents, listErr := backend.EnumerateActiveAgents(context.Background(), opts.Labels)
+	listing := backend.EnumerateActiveAgents(context.Background(), opts.Labels)
 	write := agent.WriteLine
 	if opts.JSON {
 		write = agent.WriteJSON
 	}
-	for _, a := range agents {
+	for _, a := range listing.Agents {
 		if err := write(stdout, a); err != nil {
 			return err
 		}
 	}
-	return listErr
+	// A backend that is there but hangs is not usable, so it does not fail
+	// the listing; it is still worth a line.
+	for _, err := range listing.Hung {
+		fmt.Fprintf(stderr, "%s: %s\n", prog, err)
+	}
+	if len(listing.Failed) > 0 {
+		return errors.Join(listing.Failed...)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ package start
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,6 +98,11 @@ func run(opts options, rest []string, stdout io.Writer) error {
 			return agent.Agent{}, err
 		}
 		started, err := b.Start(ctx, slug, def, opts.Labels)
+		// A generated slug that happens to be taken is drawn again.
+		for retries := 3; opts.Name == "" && errors.Is(err, agent.ErrSlugTaken) && retries > 0; retries-- {
+			slug = agent.NewSlug(def.Name)
+			started, err = b.Start(ctx, slug, def, opts.Labels)
+		}
 		if err != nil {
 			return agent.Agent{}, fmt.Errorf("%s: starting %s: %w", b.Name(), slug, err)
 		}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
 // pingTimeout bounds the usability check, so that an address that swallows
@@ -47,6 +49,9 @@ func (b *Backend) Usable(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return fmt.Errorf("no Docker Engine answers at %s: %w within %s", c.DaemonHost(), agent.ErrNoAnswer, pingTimeout)
+		}
 		return fmt.Errorf("no Docker Engine answers at %s: %s", c.DaemonHost(), rootCause(ctx, c.DaemonHost(), err))
 	}
 	return nil
@@ -56,9 +61,6 @@ func (b *Backend) Usable(ctx context.Context) error {
 // words a user acts on. The client drops the cause of a refused or timed-out
 // connection, so that case dials the address once more to find it.
 func rootCause(ctx context.Context, host string, err error) string {
-	if ctx.Err() == context.DeadlineExceeded {
-		return fmt.Sprintf("no answer within %s", pingTimeout)
-	}
 	if client.IsErrConnectionFailed(err) {
 		if u, perr := url.Parse(host); perr == nil && (u.Scheme == "unix" || u.Scheme == "tcp") {
 			addr := u.Host

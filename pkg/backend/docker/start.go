@@ -178,6 +178,17 @@ type created struct {
 }
 
 func (m *created) network(ctx context.Context, name string, internal bool, labels map[string]string) (string, error) {
+	// Engines before API 1.44 allow two networks of one name; refuse to
+	// make the second, as newer ones do, so every Engine behaves alike.
+	existing, err := m.c.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", name)})
+	if err != nil {
+		return "", fmt.Errorf("creating network %s: %w", name, err)
+	}
+	for _, n := range existing.Items {
+		if n.Name == name {
+			return "", fmt.Errorf("the network name %s is %w on the Docker Engine", name, agent.ErrSlugTaken)
+		}
+	}
 	res, err := m.c.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: labels})
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
@@ -200,7 +211,7 @@ func (m *created) container(ctx context.Context, what, name, networkID string, a
 	case cerrdefs.IsNotFound(err):
 		return "", fmt.Errorf("%s: image %q not found on the Docker Engine (bottle never pulls: build or load it first)", what, cfg.Image)
 	case cerrdefs.IsConflict(err):
-		return "", fmt.Errorf("%s: the name %s is already in use on the Docker Engine", what, name)
+		return "", fmt.Errorf("%s: the name %s is %w on the Docker Engine", what, name, agent.ErrSlugTaken)
 	case err != nil:
 		return "", fmt.Errorf("%s: creating container: %w", what, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
 // versionTimeout bounds the usability check: a hung smolvm costs seconds.
@@ -36,7 +38,7 @@ func (b *Backend) Usable(ctx context.Context) error {
 	defer cancel()
 	if _, err := smolvm(ctx, nil, "--version"); err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return fmt.Errorf("smolvm --version gave no answer within %s", versionTimeout)
+			return fmt.Errorf("smolvm --version: %w within %s", agent.ErrNoAnswer, versionTimeout)
 		}
 		return err
 	}

@@ -28,6 +28,9 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	if _, err := smolvm(ctx, nil, args...); err != nil {
+		if strings.Contains(err.Error(), "already exists") {
+			err = fmt.Errorf("the machine name %s is %w: %w", slug, agent.ErrSlugTaken, err)
+		}
 		return agent.Agent{}, err
 	}
 	if _, err := smolvm(ctx, nil, "machine", "start", "--name", slug); err != nil {
