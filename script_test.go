@@ -310,8 +310,8 @@ func cmdEnvsubst(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // docker-objects SLUG: prints every container (name, image, state) and
-// network (name, internal or outbound) that carries the slug's label, one a
-// line with its dev.bottle.* labels, sorted.
+// network (internal or outbound: its name holds a nonce) that carries the
+// slug's label, one a line with its dev.bottle.* labels, sorted.
 func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: docker-objects SLUG")
@@ -331,7 +331,7 @@ func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 		if n.Internal {
 			reach = "internal"
 		}
-		lines = append(lines, "network "+n.Name+" "+reach+" "+bottleLabels(n.Labels))
+		lines = append(lines, "network "+reach+" "+bottleLabels(n.Labels))
 	}
 	sort.Strings(lines)
 	for _, l := range lines {
@@ -425,14 +425,22 @@ func cmdDockerLogs(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// docker-server NAME NETWORK ALIAS...: stands in for the internet: a web
-// server of the test image answering "hello from the internet", on NETWORK
-// under the aliases; $SERVER_IP is then its address there.
+// docker-server NAME SLUG ALIAS...: stands in for the internet: a web
+// server of the test image answering "hello from the internet", on the
+// egress network of the agent SLUG under the aliases; $SERVER_IP is then
+// its address there.
 func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 3 {
-		ts.Fatalf("usage: docker-server NAME NETWORK ALIAS...")
+		ts.Fatalf("usage: docker-server NAME SLUG ALIAS...")
 	}
 	c, ctx := mustEngine(ts), context.Background()
+	nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.
+		Add("label", "dev.bottle.slug="+args[1], "dev.bottle.network=egress")})
+	ts.Check(err)
+	if len(nets.Items) != 1 {
+		ts.Fatalf("agent %s has %d egress networks, want 1", args[1], len(nets.Items))
+	}
+	outside := nets.Items[0].ID
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: args[0],
 		Config: &container.Config{
@@ -440,9 +448,9 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 			Cmd:    []string{"sh", "-c", "mkdir /www && echo hello from the internet > /www/index.html && exec httpd -f -p 80 -h /www"},
 			Labels: map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")},
 		},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(args[1])},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(outside)},
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			args[1]: {Aliases: args[2:]},
+			outside: {Aliases: args[2:]},
 		}},
 	})
 	ts.Check(err)

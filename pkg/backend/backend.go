@@ -40,6 +40,15 @@ type Backend interface {
 	Attach(ctx context.Context, slug string, labels map[string]string, s *tty.Session) (int, error)
 }
 
+// OrphanRemover is a backend that can clear away the remains of bottles
+// whose agent is not running, such as a start killed with SIGKILL leaves:
+// whatever it made carries the toolkit's labels from the first step on.
+type OrphanRemover interface {
+	// RemoveOrphans removes remains older than olderThan, so that a start
+	// under way is not taken for one, and returns their slugs.
+	RemoveOrphans(ctx context.Context, labels map[string]string, olderThan time.Duration) ([]string, error)
+}
+
 // registry is every backend the toolkit knows, in the order they are listed.
 var registry = []Backend{
 	docker.New(),
@@ -195,6 +204,34 @@ func EnumerateActiveAgents(ctx context.Context, labels map[string]string) Listin
 
 func compact(errs []error) []error {
 	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
+}
+
+// RemoveOrphans asks every usable backend that can to remove its orphans,
+// all at once, and returns what was removed, in registry order.
+func RemoveOrphans(ctx context.Context, labels map[string]string, olderThan time.Duration) ([]agent.Ref, error) {
+	removed := make([][]agent.Ref, len(registry))
+	errs := make([]error, len(registry))
+	var wg sync.WaitGroup
+	for i, b := range registry {
+		remover, ok := b.(OrphanRemover)
+		if !ok {
+			continue
+		}
+		wg.Go(func() {
+			if HasBackend(ctx, b.Name()) != nil {
+				return
+			}
+			slugs, err := remover.RemoveOrphans(ctx, labels, olderThan)
+			for _, slug := range slugs {
+				removed[i] = append(removed[i], agent.Ref{Backend: b.Name(), Slug: slug})
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: removing orphans: %w", b.Name(), err)
+			}
+		})
+	}
+	wg.Wait()
+	return slices.Concat(removed...), errors.Join(errs...)
 }
 
 // AmbiguousError is returned for a bare slug that more than one backend has.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
@@ -21,10 +22,12 @@ const prog = "bottle-stop"
 
 var command = cli.Command{
 	Name:  prog,
-	Usage: "[--label KEY=VALUE]... [LINE|SLUG]...",
+	Usage: "[--label KEY=VALUE]... [LINE|SLUG]...\n  " + prog + " --orphans [--older-than DURATION]",
 	Description: "Stops and removes each named agent with its sidecars and network. " +
 		"Agents are named by arguments or, when there are none, by the lines of stdin: " +
 		"a bottle-ls line, a bottle-ls --json line, or a bare slug, which is looked up on every usable backend. " +
+		"With --orphans it instead removes, on every backend, what bottles whose agent is not running left behind, " +
+		"such as a start killed with SIGKILL leaves. " +
 		"Exits 0 when every named agent is gone, 1 when some could not be stopped (the rest still are), 2 on bad usage.",
 	Epilog: `Environment:
   BOTTLE_LABELS     KEY=VALUE,... only stop agents carrying all these labels
@@ -37,11 +40,14 @@ Examples:
   bottle-stop reviewer-3f9a1c
   bottle-ls | fzf -m | bottle-stop
   bottle-ls --json | jq -r 'select(.agent=="reviewer") | .slug' | xargs -r bottle-stop
+  bottle-stop --orphans
 `,
 }
 
 type options struct {
-	Labels map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"only stop agents carrying this label (repeatable)"`
+	Labels    map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"only stop agents carrying this label (repeatable)"`
+	Orphans   bool              `long:"orphans" description:"instead, remove the remains of bottles whose agent is not running (a start killed midway, an agent that exited)"`
+	OlderThan time.Duration     `long:"older-than" default:"1m" value-name:"DURATION" description:"with --orphans, only remains at least this old, so that starts under way are left alone"`
 }
 
 // Main runs bottle-stop as a process.
@@ -52,7 +58,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
 	rest, err := command.Parse(&opts, args, stdout)
 	if err == nil {
-		err = run(opts, rest, stdin)
+		if opts.Orphans {
+			err = removeOrphans(opts, rest, stderr)
+		} else {
+			err = run(opts, rest, stdin)
+		}
 	}
 	return cli.Exit(prog, stderr, err)
 }
@@ -80,6 +90,20 @@ func run(opts options, rest []string, stdin io.Reader) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+func removeOrphans(opts options, rest []string, stderr io.Writer) error {
+	if len(rest) > 0 {
+		return cli.Usagef("--orphans takes no agents: it finds them itself")
+	}
+	if err := cli.CheckLabels(opts.Labels); err != nil {
+		return err
+	}
+	removed, err := backend.RemoveOrphans(context.Background(), opts.Labels, opts.OlderThan)
+	for _, ref := range removed {
+		fmt.Fprintf(stderr, "%s: removed the remains of %s\n", prog, ref)
+	}
+	return err
 }
 
 func readRefs(args []string, stdin io.Reader) ([]agent.Ref, error) {

@@ -16,6 +16,12 @@ const (
 	labelRole     = "dev.bottle.role"    // roleAgent or roleSidecar
 	labelSidecar  = "dev.bottle.sidecar" // a sidecar container's service name
 	labelAttach   = "dev.bottle.attach"  // the agent's attach command, as a JSON array
+	labelNetwork  = "dev.bottle.network" // networkInternal or networkEgress
+)
+
+const (
+	networkInternal = "internal" // the bottle's own, with no route out
+	networkEgress   = "egress"   // the egress sidecar's way out
 )
 
 const (

@@ -2,6 +2,8 @@ package docker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,14 +51,19 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	}()
 
 	// The bottle's own network has no route out: the agent and its
-	// sidecars reach each other, and nothing else.
-	inside, err := made.network(ctx, slug, true, common)
+	// sidecars reach each other, and nothing else. Network names carry a
+	// nonce: Engines before API 1.44 let two networks share a name and then
+	// refuse to start containers on either, so concurrent starts of one
+	// slug must not make two of one name; the agent container's name is
+	// what claims the slug.
+	name := slug + "." + nonce()
+	inside, err := made.network(ctx, name, true, with(common, labelNetwork, networkInternal))
 	if err != nil {
 		return agent.Agent{}, err
 	}
 	outside := ""
 	if hasEgress {
-		if outside, err = made.network(ctx, slug+"-egress", false, common); err != nil {
+		if outside, err = made.network(ctx, name+"."+EgressSidecar, false, with(common, labelNetwork, networkEgress)); err != nil {
 			return agent.Agent{}, err
 		}
 	}
@@ -178,23 +185,18 @@ type created struct {
 }
 
 func (m *created) network(ctx context.Context, name string, internal bool, labels map[string]string) (string, error) {
-	// Engines before API 1.44 allow two networks of one name; refuse to
-	// make the second, as newer ones do, so every Engine behaves alike.
-	existing, err := m.c.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.Add("name", name)})
-	if err != nil {
-		return "", fmt.Errorf("creating network %s: %w", name, err)
-	}
-	for _, n := range existing.Items {
-		if n.Name == name {
-			return "", fmt.Errorf("the network name %s is %w on the Docker Engine", name, agent.ErrSlugTaken)
-		}
-	}
 	res, err := m.c.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: labels})
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
 	}
 	m.networks = append(m.networks, res.ID)
 	return res.ID, nil
+}
+
+func nonce() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func (m *created) container(ctx context.Context, what, name, networkID string, aliases []string, cfg *container.Config, hc *container.HostConfig) (string, error) {
@@ -224,15 +226,7 @@ func (m *created) container(ctx context.Context, what, name, networkID string, a
 func (m *created) remove(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
-	errs := make([]error, len(m.containers))
-	each(len(m.containers), func(i int) error {
-		errs[i] = removeContainer(ctx, m.c, m.containers[i])
-		return nil
-	})
-	for _, id := range m.networks {
-		errs = append(errs, removeNetwork(ctx, m.c, id))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := remove(ctx, m.c, m.containers, m.networks); err != nil {
 		return fmt.Errorf("cleaning up after the failed start: %w", err)
 	}
 	return nil

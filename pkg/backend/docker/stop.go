@@ -31,13 +31,26 @@ func (b *Backend) Stop(ctx context.Context, slug string, labels map[string]strin
 	if len(ctrs.Items) == 0 && len(nets.Items) == 0 {
 		return agent.ErrNotFound
 	}
-	errs := make([]error, len(ctrs.Items))
-	each(len(ctrs.Items), func(i int) error {
-		errs[i] = removeContainer(ctx, c, ctrs.Items[i].ID)
+	ids := make([]string, len(ctrs.Items))
+	for i, ctr := range ctrs.Items {
+		ids[i] = ctr.ID
+	}
+	netIDs := make([]string, len(nets.Items))
+	for i, n := range nets.Items {
+		netIDs[i] = n.ID
+	}
+	return remove(ctx, c, ids, netIDs)
+}
+
+// remove removes the containers, all at once, then the networks they were on.
+func remove(ctx context.Context, c *client.Client, containers, networks []string) error {
+	errs := make([]error, len(containers))
+	each(len(containers), func(i int) error {
+		errs[i] = removeContainer(ctx, c, containers[i])
 		return nil
 	})
-	for _, n := range nets.Items {
-		errs = append(errs, removeNetwork(ctx, c, n.ID))
+	for _, id := range networks {
+		errs = append(errs, removeNetwork(ctx, c, id))
 	}
 	return errors.Join(errs...)
 }
