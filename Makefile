@@ -7,7 +7,7 @@ BIN  ?= bin
 # fzf and jq: the pipelines the README shows, and the tests that run them.
 DEBS := busybox-static fzf jq
 
-.PHONY: all deps build images demo test clean
+.PHONY: all deps build images demo test fuzz clean
 
 all: build
 
@@ -33,10 +33,23 @@ demo: deps build images
 	$(BIN)/bottle-ls
 
 # -count=1: the end-to-end tests exercise the Docker Engine, whose state
-# a cached result would not reflect.
+# a cached result would not reflect. Then each fuzz target runs briefly on
+# top of its seed corpus.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Every parser of untrusted input: lines, definitions, smolvm's listing,
+# egress patterns and the hosts matched against them.
+FUZZTIME ?= 5s
+FUZZ := pkg/agent:FuzzParseRef pkg/agentdef:FuzzLoad pkg/backend/smolmachines:FuzzParseList \
+	pkg/egress:FuzzParsePattern pkg/egress:FuzzAllows
+fuzz:
+	@for t in $(FUZZ); do \
+		echo "fuzz $${t#*:} ($(FUZZTIME))"; \
+		out=$$($(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} 2>&1) || { echo "$$out"; exit 1; }; \
+	done
 
 clean:
 	rm -rf $(BIN)

@@ -202,6 +202,8 @@ func TestScripts(t *testing.T) {
 			"exits":             cmdExits,
 			"dead-socket":       cmdDeadSocket,
 			"hung-socket":       cmdHungSocket,
+			"mkfile":            cmdMkfile,
+			"smolvm-machines":   cmdSmolvmMachines,
 			"envsubst":          cmdEnvsubst,
 			"docker-objects":    cmdDockerObjects,
 			"docker-create":     cmdDockerCreate,
@@ -298,6 +300,49 @@ func cmdHungSocket(ts *testscript.TestScript, neg bool, args []string) {
 	})
 }
 
+// mkfile FILE line|binary N: writes N bytes: one line of "a", or the bytes
+// 0 to 255 over and over.
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: mkfile FILE line|binary N")
+	}
+	n, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	b := make([]byte, n)
+	for i := range b {
+		switch args[1] {
+		case "line":
+			b[i] = 'a'
+		case "binary":
+			b[i] = byte(i)
+		default:
+			ts.Fatalf("mkfile: line or binary, not %q", args[1])
+		}
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+}
+
+// smolvm-machines N: gives the stand-in smolvm N running agents (and as
+// many machines of the user's own) in the shape of machine ls --json.
+func cmdSmolvmMachines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: smolvm-machines N")
+	}
+	n, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"name":"vm-%05d","state":"running","created_at":1795843200,"labels":{"dev.bottle.slug":"vm-%05d","dev.bottle.agent":"vm","dev.bottle.services":"egress"}},`+
+			`{"name":"mine-%05d","state":"running","created_at":1795843200,"labels":{}}`, i, i, i)
+	}
+	b.WriteString("]")
+	ts.Check(os.WriteFile(ts.Getenv("SMOLVM_STATE"), []byte(b.String()), 0o644))
+}
+
 // envsubst FILE...: replaces $VAR and ${VAR} in the files with the script's
 // environment, so that agent definitions can name this run's test image.
 func cmdEnvsubst(ts *testscript.TestScript, neg bool, args []string) {
@@ -352,7 +397,8 @@ func bottleLabels(labels map[string]string) string {
 
 // docker-create NAME [KEY=VALUE...]: creates and starts a container of the
 // test image the way a user would without the toolkit, with the run's label
-// and any labels given.
+// and any labels given; a VALUE in double quotes is a Go string literal, for
+// values no script line can hold.
 func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
 		ts.Fatalf("usage: docker-create NAME [KEY=VALUE...]")
@@ -360,6 +406,11 @@ func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 	labels := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
 	for _, kv := range args[1:] {
 		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(v, `"`) {
+			var err error
+			v, err = strconv.Unquote(v)
+			ts.Check(err)
+		}
 		labels[k] = v
 	}
 	c, ctx := mustEngine(ts), context.Background()

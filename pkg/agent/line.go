@@ -151,6 +151,30 @@ func ReadRefs(r io.Reader) ([]Ref, error) {
 	return refs, err
 }
 
+// ErrNoRef is what ReadFirstRef returns for input with no line in it.
+var ErrNoRef = errors.New("no agent named")
+
+// ReadFirstRef reads the reference on the first non-blank line, and
+// nothing after it.
+func ReadFirstRef(r io.Reader) (Ref, error) {
+	var ref Ref
+	errFound := errors.New("found")
+	err := eachLine(r, func(line string) error {
+		var err error
+		if ref, err = ParseRef(line); err != nil {
+			return err
+		}
+		return errFound
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return ref, nil
+	case err != nil:
+		return Ref{}, err
+	}
+	return Ref{}, ErrNoRef
+}
+
 func eachLine(r io.Reader, f func(string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)

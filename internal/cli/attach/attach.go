@@ -3,14 +3,12 @@
 package attach
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
@@ -100,29 +98,11 @@ func selected(rest []string, stdin io.Reader) (agent.Ref, bool, error) {
 	case tty.IsTerminal(stdin):
 		return agent.Ref{}, false, cli.Usagef("name an agent, as an argument or on stdin (see %s --help)", prog)
 	}
-	line, err := firstLine(stdin)
-	if err != nil {
-		return agent.Ref{}, true, err
-	}
-	if line == "" {
+	ref, err := agent.ReadFirstRef(stdin)
+	if errors.Is(err, agent.ErrNoRef) {
 		return agent.Ref{}, true, errors.New("no agent selected")
 	}
-	ref, err := agent.ParseRef(line)
 	return ref, true, err
-}
-
-func firstLine(r io.Reader) (string, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 64<<10)
-	for sc.Scan() {
-		if line := strings.TrimSpace(sc.Text()); line != "" {
-			return sc.Text(), nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("reading the agent from stdin: %w", err)
-	}
-	return "", nil
 }
 
 // session decides how the user's side looks: a terminal when one is there,
