@@ -208,6 +208,7 @@ func TestScripts(t *testing.T) {
 			"docker-objects":    cmdDockerObjects,
 			"docker-create":     cmdDockerCreate,
 			"docker-rm":         cmdDockerRm,
+			"docker-stop":       cmdDockerStop,
 			"docker-exec":       cmdDockerExec,
 			"docker-network":    cmdDockerNetwork,
 			"docker-network-rm": cmdDockerNetworkRm,
@@ -420,6 +421,16 @@ func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 	})
 	ts.Check(err)
 	_, err = c.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
+	ts.Check(err)
+}
+
+// docker-stop NAME: stops a container at once, as a crash would.
+func cmdDockerStop(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-stop NAME")
+	}
+	timeout := 0
+	_, err := mustEngine(ts).ContainerStop(context.Background(), args[0], client.ContainerStopOptions{Timeout: &timeout})
 	ts.Check(err)
 }
 

@@ -23,6 +23,12 @@ type Agent struct {
 	State     string // the backend's own word: running, created, stopped, ...
 }
 
+// Query selects the agents a listing returns.
+type Query struct {
+	Labels map[string]string // only agents carrying every one of these
+	All    bool              // stopped (and half-made) agents too, not only running ones
+}
+
 // ErrNotFound is what a backend returns when no agent of its has the slug.
 var ErrNotFound = errors.New("no such agent")
 

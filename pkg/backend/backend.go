@@ -28,8 +28,8 @@ type Backend interface {
 	// Usable returns nil when the backend can run agents on this host, or
 	// the reason it cannot. It answers within a few seconds, always.
 	Usable(ctx context.Context) error
-	// Enumerate returns the backend's active agents in one query.
-	Enumerate(ctx context.Context, labels map[string]string) ([]agent.Agent, error)
+	// Enumerate returns the backend's agents that q selects, in one query.
+	Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, error)
 	// Start creates and starts an agent with the given slug; on any failure,
 	// or when ctx is cancelled, it removes what it created before returning.
 	Start(ctx context.Context, slug string, def *agentdef.Definition, labels map[string]string) (agent.Agent, error)
@@ -167,16 +167,19 @@ type Listing struct {
 	Hung []error
 }
 
-// EnumerateActiveAgents lists the active agents of every usable backend,
-// asking all backends at once. Unusable backends are skipped; a usable
-// backend that fails to list does not keep the others' agents from the
-// listing.
-func EnumerateActiveAgents(ctx context.Context, labels map[string]string) Listing {
+// EnumerateActiveAgents lists the agents that q selects on every usable
+// backend, or on the named ones only, asking all of them at once. Unusable
+// backends are skipped; a usable backend that fails to list does not keep
+// the others' agents from the listing.
+func EnumerateActiveAgents(ctx context.Context, q agent.Query, only ...string) Listing {
 	lists := make([][]agent.Agent, len(registry))
 	failed := make([]error, len(registry))
 	hung := make([]error, len(registry))
 	var wg sync.WaitGroup
 	for i, b := range registry {
+		if len(only) > 0 && !slices.Contains(only, b.Name()) {
+			continue
+		}
 		wg.Go(func() {
 			if err := HasBackend(ctx, b.Name()); err != nil {
 				if errors.Is(err, agent.ErrNoAnswer) {
@@ -186,7 +189,7 @@ func EnumerateActiveAgents(ctx context.Context, labels map[string]string) Listin
 			}
 			ctx, cancel := context.WithTimeout(ctx, listTimeout)
 			defer cancel()
-			agents, err := b.Enumerate(ctx, labels)
+			agents, err := b.Enumerate(ctx, q)
 			if ctx.Err() == context.DeadlineExceeded {
 				err = fmt.Errorf("%w within %s", agent.ErrNoAnswer, listTimeout)
 			}
@@ -252,15 +255,15 @@ func (e *AmbiguousError) Error() string {
 }
 
 // Locate finds the backend of each referenced agent: the one a reference
-// names, or for a bare slug the one usable backend that has it, found with a
-// single enumeration for all bare slugs. For each reference it returns the
+// names, or for a bare slug the one usable backend that has it, running or
+// not, found with a single enumeration for all bare slugs. For each reference it returns the
 // backend or the error that says why there is none.
 func Locate(ctx context.Context, refs []agent.Ref, labels map[string]string) ([]Backend, []error) {
 	backends := make([]Backend, len(refs))
 	errs := make([]error, len(refs))
 	var listing Listing
 	if slices.ContainsFunc(refs, func(r agent.Ref) bool { return r.Backend == "" }) {
-		listing = EnumerateActiveAgents(ctx, labels)
+		listing = EnumerateActiveAgents(ctx, agent.Query{Labels: labels, All: true})
 	}
 	usability := map[string]error{}
 	for i, ref := range refs {

@@ -38,7 +38,7 @@ func (f *fake) Usable(ctx context.Context) error {
 	return f.unusable
 }
 
-func (f *fake) Enumerate(ctx context.Context, _ map[string]string) ([]agent.Agent, error) {
+func (f *fake) Enumerate(ctx context.Context, _ agent.Query) ([]agent.Agent, error) {
 	f.enumerated.Add(1)
 	if f.hangs {
 		<-ctx.Done()
@@ -221,7 +221,7 @@ func TestEnumerateActiveAgents(t *testing.T) {
 		off,
 		&fake{name: "alpha", agents: []string{"c", "b"}},
 		&fake{name: "empty"})
-	got := EnumerateActiveAgents(t.Context(), nil)
+	got := EnumerateActiveAgents(t.Context(), agent.Query{})
 	want := []string{"beta/a", "beta/m", "beta/z", "alpha/b", "alpha/c"}
 	if !slices.Equal(slugs(got.Agents), want) || len(got.Failed)+len(got.Hung) > 0 {
 		t.Errorf("EnumerateActiveAgents = %q, %v, %v; want %q and no errors", slugs(got.Agents), got.Failed, got.Hung, want)
@@ -242,7 +242,7 @@ func TestEnumerateActiveAgentsFailure(t *testing.T) {
 		&fake{name: "hung", unusable: fmt.Errorf("socket: %w within 2s", agent.ErrNoAnswer)},
 		&fake{name: "absent", unusable: errors.New("not installed")},
 		&fake{name: "beta", agents: []string{"b"}})
-	got := EnumerateActiveAgents(t.Context(), nil)
+	got := EnumerateActiveAgents(t.Context(), agent.Query{})
 	if want := []string{"alpha/a", "beta/b"}; !slices.Equal(slugs(got.Agents), want) {
 		t.Errorf("EnumerateActiveAgents = %q, want the others' agents %q", slugs(got.Agents), want)
 	}
@@ -258,7 +258,7 @@ func TestEnumerateActiveAgentsFailure(t *testing.T) {
 func TestEnumerateActiveAgentsConcurrent(t *testing.T) {
 	meet := meeting(2)
 	useRegistry(t, &fake{name: "alpha", meet: meet, agents: []string{"a"}}, &fake{name: "beta", meet: meet, agents: []string{"b"}})
-	if got := EnumerateActiveAgents(t.Context(), nil); len(got.Agents) != 2 {
+	if got := EnumerateActiveAgents(t.Context(), agent.Query{}); len(got.Agents) != 2 {
 		t.Fatalf("EnumerateActiveAgents = %q, want both backends' agents, asked at once", slugs(got.Agents))
 	}
 }

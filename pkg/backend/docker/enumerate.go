@@ -9,15 +9,16 @@ import (
 	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
-// Enumerate lists the running agents with one container-list request: the
-// labels carry everything a line needs, so no container is inspected.
-func (b *Backend) Enumerate(ctx context.Context, labels map[string]string) ([]agent.Agent, error) {
+// Enumerate lists the agents with one container-list request: the labels
+// carry everything a line needs, so no container is inspected.
+func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
 	c, err := b.client()
 	if err != nil {
 		return nil, err
 	}
 	res, err := c.ContainerList(ctx, client.ContainerListOptions{
-		Filters: labelFilter(labels, labelSlug, labelRole+"="+roleAgent),
+		All:     q.All,
+		Filters: labelFilter(q.Labels, labelSlug, labelRole+"="+roleAgent),
 	})
 	if err != nil {
 		return nil, err

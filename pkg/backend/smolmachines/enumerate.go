@@ -18,15 +18,15 @@ type machine struct {
 	Labels    map[string]string
 }
 
-// Enumerate lists the running agents with one `smolvm machine ls --json`.
-func (b *Backend) Enumerate(ctx context.Context, labels map[string]string) ([]agent.Agent, error) {
+// Enumerate lists the agents with one `smolvm machine ls --json`.
+func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
 	machines, err := list(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var agents []agent.Agent
 	for _, m := range machines {
-		if m.State != "running" || !carries(m.Labels, labels) {
+		if m.State != "running" && !q.All || !carries(m.Labels, q.Labels) {
 			continue
 		}
 		agents = append(agents, b.agent(m))
