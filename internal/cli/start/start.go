@@ -14,6 +14,8 @@ import (
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/progress"
+	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
 const prog = "bottle-start"
@@ -25,7 +27,8 @@ var command = cli.Command{
 		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +
 		"The backend is --backend, else BOTTLE_BACKEND, else docker. " +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
-		"2 on bad usage or a bad agent definition, 130 or 143 when interrupted (after cleaning up).",
+		"2 on bad usage or a bad agent definition, 130 or 143 when interrupted (after cleaning up). " +
+		"When stderr is a terminal it shows each step while it works.",
 	Epilog: `Environment:
   BOTTLE_BACKEND    the backend when --backend is not given (default docker)
   BOTTLE_AGENT_PATH colon-separated directories holding AGENT.json
@@ -58,12 +61,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
 	rest, err := command.Parse(&opts, args, stdout)
 	if err == nil {
-		err = run(opts, rest, stdout)
+		err = run(opts, rest, stdout, stderr)
 	}
 	return cli.Exit(prog, stderr, err)
 }
 
-func run(opts options, rest []string, stdout io.Writer) error {
+func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if len(rest) != 1 {
 		return cli.Usagef("name one agent definition (see %s --help)", prog)
 	}
@@ -93,6 +96,13 @@ func run(opts options, rest []string, stdout io.Writer) error {
 	}
 
 	ctx, finish := cli.Interruptible(context.Background())
+	// A person watching sees each step on one line that is wiped at the
+	// end; a pipe or a log sees nothing.
+	wipe := func() {}
+	if tty.IsTerminal(stderr) {
+		ctx = progress.To(ctx, func(step string) { fmt.Fprintf(stderr, "\r\033[K%s...", step) })
+		wipe = func() { fmt.Fprint(stderr, "\r\033[K") }
+	}
 	started, err := func() (agent.Agent, error) {
 		if err := backend.HasBackend(ctx, b.Name()); err != nil {
 			return agent.Agent{}, err
@@ -108,6 +118,7 @@ func run(opts options, rest []string, stdout io.Writer) error {
 		}
 		return started, nil
 	}()
+	wipe()
 	if interrupted := finish(); interrupted != nil {
 		return interrupted
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/progress"
 )
 
 // cleanupTimeout bounds the removal of a half-made agent, which runs even
@@ -57,6 +58,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	// slug must not make two of one name; the agent container's name is
 	// what claims the slug.
 	name := slug + "." + nonce()
+	progress.Say(ctx, "creating the network of %s", slug)
 	inside, err := made.network(ctx, name, true, with(common, labelNetwork, networkInternal))
 	if err != nil {
 		return agent.Agent{}, err
@@ -68,6 +70,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		}
 	}
 
+	progress.Say(ctx, "creating the containers of %s", slug)
 	attach, err := json.Marshal(def.Attach)
 	if err != nil {
 		return agent.Agent{}, err
@@ -115,12 +118,16 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	// Sidecars first, so that the agent finds its services up when it starts.
+	if len(services) > 0 {
+		progress.Say(ctx, "starting the sidecars of %s: %s", slug, strings.Join(services, ", "))
+	}
 	err = each(len(sidecarIDs), func(i int) error {
 		return startContainer(ctx, c, "sidecar "+def.Sidecars[i].Name, sidecarIDs[i])
 	})
 	if err != nil {
 		return agent.Agent{}, err
 	}
+	progress.Say(ctx, "starting the agent %s", slug)
 	if err := startContainer(ctx, c, "agent", agentID); err != nil {
 		return agent.Agent{}, err
 	}

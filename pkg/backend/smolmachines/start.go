@@ -11,6 +11,7 @@ import (
 
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/progress"
 )
 
 // cleanupTimeout bounds the deletion of a half-made machine, which runs
@@ -27,12 +28,14 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err != nil {
 		return agent.Agent{}, err
 	}
+	progress.Say(ctx, "creating the machine %s", slug)
 	if _, err := smolvm(ctx, nil, args...); err != nil {
 		if strings.Contains(err.Error(), "already exists") {
 			err = fmt.Errorf("the machine name %s is %w: %w", slug, agent.ErrSlugTaken, err)
 		}
 		return agent.Agent{}, err
 	}
+	progress.Say(ctx, "starting the machine %s", slug)
 	if _, err := smolvm(ctx, nil, "machine", "start", "--name", slug); err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
