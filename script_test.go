@@ -191,6 +191,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RUN", run)
 			env.Setenv("IMAGE", testImage)
 			env.Setenv("EGRESS_IMAGE", egressImage)
+			if c, err := client.New(client.FromEnv); err == nil {
+				env.Setenv("ENGINE_HOST", c.DaemonHost())
+			}
 			// The stand-in smolvm keeps each script's machines, and the
 			// log of every call, in the script's own directory.
 			env.Setenv("SMOLVM_STATE", filepath.Join(env.WorkDir, "smolvm-machines.json"))

@@ -32,11 +32,7 @@ var command = cli.Command{
 	Epilog: `Environment:
   BOTTLE_LABELS     KEY=VALUE,... only attach to agents carrying all these labels
   TERM              passed to the session when it has a terminal
-  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
-                    the Docker Engine of the docker backend
-  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
-                    (default: smolvm on PATH)
-
+` + cli.BackendEnvironment + `
 Examples:
   bottle-ls | fzf | bottle-attach
   bottle-start --backend=docker reviewer | bottle-attach

@@ -37,11 +37,7 @@ var command = cli.Command{
 Environment:
   BOTTLE_LABELS     KEY=VALUE,... list only agents carrying all these labels
   NO_COLOR          honoured: bottle-ls never colours its output
-  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
-                    the Docker Engine of the docker backend
-  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
-                    (default: smolvm on PATH)
-
+` + cli.BackendEnvironment + `
 Examples:
   bottle-ls
   bottle-ls | fzf | bottle-attach

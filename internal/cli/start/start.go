@@ -34,11 +34,7 @@ var command = cli.Command{
   BOTTLE_AGENT_PATH colon-separated directories holding AGENT.json
                     (default ./.bottle/agents, then $XDG_CONFIG_HOME/bottle/agents)
   BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
-  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
-                    the Docker Engine of the docker backend
-  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
-                    (default: smolvm on PATH)
-
+` + cli.BackendEnvironment + `
 Examples:
   bottle-start reviewer
   bottle-start --backend=docker ./agents/reviewer.json

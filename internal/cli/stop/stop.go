@@ -31,11 +31,7 @@ var command = cli.Command{
 		"Exits 0 when every named agent is gone, 1 when some could not be stopped (the rest still are), 2 on bad usage.",
 	Epilog: `Environment:
   BOTTLE_LABELS     KEY=VALUE,... only stop agents carrying all these labels
-  DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
-                    the Docker Engine of the docker backend
-  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
-                    (default: smolvm on PATH)
-
+` + cli.BackendEnvironment + `
 Examples:
   bottle-stop reviewer-3f9a1c
   bottle-ls | fzf -m | bottle-stop

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -25,16 +26,31 @@ const pingTimeout = 2 * time.Second
 // Backend is the docker backend. Its Engine client is made on first use, so
 // that a binary which never touches Docker pays nothing for it.
 type Backend struct {
-	client func() (*client.Client, error)
+	conn func() (conn, error)
 }
 
-// New returns the docker backend, configured from the standard Docker
-// environment variables (DOCKER_HOST, DOCKER_API_VERSION, DOCKER_CERT_PATH,
-// DOCKER_TLS_VERIFY).
+// conn is the Engine client and the endpoint it was made for.
+type conn struct {
+	c  *client.Client
+	ep endpoint
+}
+
+// New returns the docker backend, configured as the docker CLI is: from
+// the standard Docker environment variables (DOCKER_HOST,
+// DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY), or, when
+// DOCKER_HOST is unset, from the Docker context that DOCKER_CONTEXT or the
+// CLI's config.json names.
 func New() *Backend {
-	return &Backend{client: sync.OnceValues(func() (*client.Client, error) {
-		return client.New(client.FromEnv)
+	return &Backend{conn: sync.OnceValues(func() (conn, error) {
+		c, ep, err := newClient(os.Getenv)
+		return conn{c, ep}, err
 	})}
+}
+
+// client returns the Engine client, made once per process.
+func (b *Backend) client() (*client.Client, error) {
+	cn, err := b.conn()
+	return cn.c, err
 }
 
 func (b *Backend) Name() string { return "docker" }
@@ -42,17 +58,24 @@ func (b *Backend) Name() string { return "docker" }
 // Usable pings the Engine, negotiating the API version on the way so that
 // the requests that follow need no second round trip.
 func (b *Backend) Usable(ctx context.Context) error {
-	c, err := b.client()
+	cn, err := b.conn()
 	if err != nil {
+		if errors.As(err, new(contextError)) {
+			return err
+		}
 		return fmt.Errorf("bad Docker settings: %w", err)
+	}
+	c, at := cn.c, cn.c.DaemonHost()
+	if cn.ep.Context != "" {
+		at += fmt.Sprintf(" (docker context %q)", cn.ep.Context)
 	}
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return fmt.Errorf("no Docker Engine answers at %s: %w within %s", c.DaemonHost(), agent.ErrNoAnswer, pingTimeout)
+			return fmt.Errorf("no Docker Engine answers at %s: %w within %s", at, agent.ErrNoAnswer, pingTimeout)
 		}
-		return fmt.Errorf("no Docker Engine answers at %s: %s", c.DaemonHost(), rootCause(ctx, c.DaemonHost(), err))
+		return fmt.Errorf("no Docker Engine answers at %s: %s", at, rootCause(ctx, c.DaemonHost(), err))
 	}
 	return nil
 }

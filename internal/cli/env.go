@@ -1,0 +1,12 @@
+package cli
+
+// BackendEnvironment is the Environment section's part on the variables
+// that pick each backend's engine, which every binary reads alike.
+const BackendEnvironment = `  DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, DOCKER_API_VERSION,
+  DOCKER_CERT_PATH, DOCKER_TLS_VERIFY
+                    the Docker Engine of the docker backend, picked as the
+                    docker CLI does: DOCKER_HOST, else the context
+                    (DOCKER_CONTEXT, else currentContext in the config)
+  BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
+                    (default: smolvm on PATH)
+`
