@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
+	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/backend/docker"
 )
 
@@ -91,7 +92,7 @@ func BenchmarkEnumerate(b *testing.B) {
 			b.SetBytes(int64(len(list)))
 			b.ReportAllocs()
 			for b.Loop() {
-				agents, err := be.Enumerate(ctx, map[string]string{"bottle-bench-run": "b3nch1"})
+				agents, err := be.Enumerate(ctx, agent.Query{Labels: map[string]string{"bottle-bench-run": "b3nch1"}})
 				if err != nil {
 					b.Fatal(err)
 				}
