@@ -7,7 +7,7 @@ BIN  ?= bin
 # fzf and jq: the pipelines the README shows, and the tests that run them.
 DEBS := busybox-static fzf jq
 
-.PHONY: all deps build images demo test fuzz clean
+.PHONY: all deps build images demo test fuzz clean bench
 
 all: build
 
@@ -51,5 +51,57 @@ fuzz:
 		out=$$($(GO) test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) ./$${t%%:*} 2>&1) || { echo "$$out"; exit 1; }; \
 	done
 
+# Measures the binaries against the docker CLI and curl on the local Docker
+# Engine (issue 7) and writes docs/PERFORMANCE.md; takes about ten minutes.
+# curl is the floor it measures against and GNU time gives peak RSS: both
+# are installed here when missing.
+bench: build images
+	@missing=; for p in curl time; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing:$$missing"; \
+		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(GO) run ./bench -bin $(BIN)
+
 clean:
 	rm -rf $(BIN)
+
+# Shell integration: man pages, bash and zsh completion, install.
+# `make install PREFIX=/usr/local` (DESTDIR honoured) installs the binaries,
+# a man page per binary and the completion files.
+PREFIX      ?= /usr/local
+bindir      ?= $(PREFIX)/bin
+man1dir     ?= $(PREFIX)/share/man/man1
+bashcompdir ?= $(PREFIX)/share/bash-completion/completions
+zshcompdir  ?= $(PREFIX)/share/zsh/site-functions
+# The binaries built on internal/cli (all but bottle-egress, the sidecar's
+# proxy): each writes its own man page and completes its own words.
+CLI_BINS = $(notdir $(shell $(GO) list -f '{{if eq .Name "main"}}{{range .Deps}}{{if eq . "github.com/bottle-dev/bottle/internal/cli"}}{{$$.ImportPath}}{{end}}{{end}}{{end}}' ./cmd/...))
+
+.PHONY: man completions install
+
+# man/man1/bottle-*.1, from the same go-flags definitions as each --help.
+man: build
+	@mkdir -p man/man1
+	@for b in $(CLI_BINS); do \
+		$(BIN)/$$b --man > man/man1/$$b.1.tmp && mv man/man1/$$b.1.tmp man/man1/$$b.1 || exit 1; \
+		echo "man/man1/$$b.1"; \
+	done
+
+# completions/bottle.bash and completions/_bottle (zsh). The scripts are in
+# internal/cli; they ask the binaries for every flag, backend and agent.
+completions: build
+	@mkdir -p completions
+	$(BIN)/$(firstword $(CLI_BINS)) --completion=bash > completions/bottle.bash
+	$(BIN)/$(firstword $(CLI_BINS)) --completion=zsh > completions/_bottle
+
+# bash-completion loads completions/NAME for the command NAME: one file,
+# and a link to it for each binary.
+install: man completions
+	install -d $(DESTDIR)$(bindir) $(DESTDIR)$(man1dir) $(DESTDIR)$(bashcompdir) $(DESTDIR)$(zshcompdir)
+	install -m 0755 $(BIN)/* $(DESTDIR)$(bindir)/
+	install -m 0644 $(foreach b,$(CLI_BINS),man/man1/$(b).1) $(DESTDIR)$(man1dir)/
+	install -m 0644 completions/bottle.bash $(DESTDIR)$(bashcompdir)/bottle
+	for b in $(CLI_BINS); do ln -sf bottle $(DESTDIR)$(bashcompdir)/$$b; done
+	install -m 0644 completions/_bottle $(DESTDIR)$(zshcompdir)/_bottle

@@ -20,6 +20,7 @@ const prog = "bottle-attach"
 
 var command = cli.Command{
 	Name:  prog,
+	Short: "connect your terminal to an agent, or run one command in it",
 	Usage: "[--label KEY=VALUE]... [LINE|SLUG] [-- COMMAND [ARG]...]",
 	Description: "Connects your terminal to the agent named by the argument or, when there is none, " +
 		"by the first non-empty line of stdin: a bottle-ls line, a bottle-ls --json line, or a bare slug, " +

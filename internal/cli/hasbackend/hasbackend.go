@@ -18,6 +18,7 @@ const prog = "bottle-has-backend"
 
 var command = cli.Command{
 	Name:  prog,
+	Short: "tell whether backends are usable on this host",
 	Usage: "[-v] NAME...\n  " + prog + " --list | --usable",
 	Description: "Exits 0 when every named backend is usable on this host, 1 when a named backend " +
 		"is known but not usable here, and 2 for an unknown name or bad usage. " +

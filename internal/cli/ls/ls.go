@@ -22,6 +22,7 @@ const prog = "bottle-ls"
 
 var command = cli.Command{
 	Name:  prog,
+	Short: "list the active agents across every usable backend",
 	Usage: "[--json | -q | --format TEMPLATE] [--header] [--all] [--backend NAME]... [--label KEY=VALUE]...",
 	Description: "Prints one line per active agent on every usable backend: " +
 		"backend, slug, agent and services (comma-separated, or - when none), separated by tabs, " +

@@ -22,6 +22,7 @@ const prog = "bottle-start"
 
 var command = cli.Command{
 	Name:  prog,
+	Short: "start an agent and print its line",
 	Usage: "[--backend NAME] [--name SLUG] [--label KEY=VALUE]... [--json] AGENT",
 	Description: "Starts the agent defined by AGENT.json (found in the directories of BOTTLE_AGENT_PATH) " +
 		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +

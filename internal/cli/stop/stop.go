@@ -22,6 +22,7 @@ const prog = "bottle-stop"
 
 var command = cli.Command{
 	Name:  prog,
+	Short: "stop and remove agents with their sidecars and network",
 	Usage: "[--label KEY=VALUE]... [LINE|SLUG]...\n  " + prog + " --orphans [--older-than DURATION]",
 	Description: "Stops and removes each named agent with its sidecars and network. " +
 		"Agents are named by arguments or, when there are none, by the lines of stdin: " +
