@@ -192,7 +192,7 @@ type created struct {
 }
 
 func (m *created) network(ctx context.Context, name string, internal bool, labels map[string]string) (string, error) {
-	res, err := m.c.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: labels})
+	res, err := createNetwork(ctx, m.c, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: labels})
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
 	}
