@@ -7,6 +7,8 @@ const BackendEnvironment = `  DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, DOCKER
                     the Docker Engine of the docker backend, picked as the
                     docker CLI does: DOCKER_HOST, else the context
                     (DOCKER_CONTEXT, else currentContext in the config)
+  BOTTLE_DOCKER_POOL  an IPv4 range to carve the bottles' networks from
+                    (default: the Engine's own address pools)
   BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
                     (default: smolvm on PATH)
 `
