@@ -32,6 +32,10 @@ type Query struct {
 // ErrNotFound is what a backend returns when no agent of its has the slug.
 var ErrNotFound = errors.New("no such agent")
 
+// ErrUnusable is what a backend wraps when its tools are not there at all,
+// found out while doing something else than probing.
+var ErrUnusable = errors.New("not usable here")
+
 // ErrNoAnswer is what a backend wraps when something is there (a socket, a
 // program) but does not answer in time: a fault worth reporting, unlike a
 // backend that is simply not installed.

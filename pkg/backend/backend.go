@@ -40,6 +40,14 @@ type Backend interface {
 	Attach(ctx context.Context, slug string, labels map[string]string, s *tty.Session) (int, error)
 }
 
+// ProbingEnumerator is a backend whose listing needs no probe before it:
+// its one query tells a backend that is not there (an error wrapping
+// agent.ErrUnusable) or hangs (agent.ErrNoAnswer) from one that fails to
+// list, so a listing costs it one query instead of two.
+type ProbingEnumerator interface {
+	EnumerateProbing(ctx context.Context, q agent.Query) ([]agent.Agent, error)
+}
+
 // OrphanRemover is a backend that can clear away the remains of bottles
 // whose agent is not running, such as a start killed with SIGKILL leaves:
 // whatever it made carries the toolkit's labels from the first step on.
@@ -181,7 +189,10 @@ func EnumerateActiveAgents(ctx context.Context, q agent.Query, only ...string) L
 			continue
 		}
 		wg.Go(func() {
-			if err := HasBackend(ctx, b.Name()); err != nil {
+			enumerate := b.Enumerate
+			if p, ok := b.(ProbingEnumerator); ok {
+				enumerate = p.EnumerateProbing
+			} else if err := HasBackend(ctx, b.Name()); err != nil {
 				if errors.Is(err, agent.ErrNoAnswer) {
 					hung[i] = err
 				}
@@ -189,8 +200,14 @@ func EnumerateActiveAgents(ctx context.Context, q agent.Query, only ...string) L
 			}
 			ctx, cancel := context.WithTimeout(ctx, listTimeout)
 			defer cancel()
-			agents, err := b.Enumerate(ctx, q)
-			if ctx.Err() == context.DeadlineExceeded {
+			agents, err := enumerate(ctx, q)
+			switch {
+			case errors.Is(err, agent.ErrNoAnswer): // a probing listing found it hung
+				hung[i] = &UnusableError{Backend: b.Name(), Reason: err}
+				return
+			case errors.Is(err, agent.ErrUnusable): // a probing listing found it absent
+				return
+			case ctx.Err() == context.DeadlineExceeded:
 				err = fmt.Errorf("%w within %s", agent.ErrNoAnswer, listTimeout)
 			}
 			if err != nil {

@@ -332,3 +332,41 @@ func TestLocateWhileABackendFails(t *testing.T) {
 		t.Errorf("Locate(nowhere) = %v, %v; want agent.ErrNotFound that also names the broken backend", name(bs[1]), errs[1])
 	}
 }
+
+// probing is a fake whose listing is its own probe.
+type probing struct {
+	*fake
+	listErr error
+}
+
+func (p probing) Usable(context.Context) error {
+	panic("a probing backend is never probed before a listing")
+}
+
+func (p probing) EnumerateProbing(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
+	if p.listErr != nil {
+		return nil, p.listErr
+	}
+	return p.Enumerate(ctx, q)
+}
+
+func TestEnumerateActiveAgentsProbing(t *testing.T) {
+	saved := registry
+	t.Cleanup(func() { registry = saved })
+	registry = []Backend{
+		probing{fake: &fake{name: "here", agents: []string{"a"}}},
+		probing{fake: &fake{name: "absent"}, listErr: fmt.Errorf("cannot run it: %w", agent.ErrUnusable)},
+		probing{fake: &fake{name: "hung"}, listErr: fmt.Errorf("ls: %w within 5s", agent.ErrNoAnswer)},
+		probing{fake: &fake{name: "broken"}, listErr: errors.New("exit status 1")},
+	}
+	got := EnumerateActiveAgents(t.Context(), agent.Query{})
+	if !slices.Equal(slugs(got.Agents), []string{"here/a"}) {
+		t.Errorf("agents %q, want here/a", slugs(got.Agents))
+	}
+	if len(got.Hung) != 1 || got.Hung[0].Error() != "hung: ls: no answer within 5s" {
+		t.Errorf("Hung = %v, want the hung backend only", got.Hung)
+	}
+	if len(got.Failed) != 1 || got.Failed[0].Error() != "broken: listing agents: exit status 1" {
+		t.Errorf("Failed = %v, want the broken backend only", got.Failed)
+	}
+}

@@ -52,7 +52,7 @@ func program() (string, error) {
 	}
 	p, err := exec.LookPath("smolvm")
 	if err != nil {
-		return "", fmt.Errorf("smolvm is not on PATH (or set %s)", EnvSmolvm)
+		return "", notThere{fmt.Errorf("smolvm is not on PATH (or set %s)", EnvSmolvm)}
 	}
 	return p, nil
 }
@@ -77,7 +77,7 @@ func smolvm(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	case err == nil:
 		return stdout.Bytes(), nil
 	case errors.As(err, &pathErr):
-		return nil, fmt.Errorf("cannot run %s: %w", path, pathErr.Err)
+		return nil, notThere{fmt.Errorf("cannot run %s: %w", path, pathErr.Err)}
 	case errors.As(err, &exitErr) && ctx.Err() == nil:
 		msg := strings.Join(strings.Fields(stderr.String()), " ")
 		if msg == "" {
@@ -88,3 +88,9 @@ func smolvm(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 		return nil, fmt.Errorf("running %s: %w", path, err)
 	}
 }
+
+// notThere is an error that says smolvm is not there to run at all: it is
+// agent.ErrUnusable, with its own words.
+type notThere struct{ error }
+
+func (e notThere) Unwrap() []error { return []error{e.error, agent.ErrUnusable} }

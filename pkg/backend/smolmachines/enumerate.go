@@ -24,6 +24,30 @@ func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, 
 	if err != nil {
 		return nil, err
 	}
+	return b.selectAgents(machines, q), nil
+}
+
+// EnumerateProbing is Enumerate that is also the usability check, so that a
+// listing runs smolvm once: a smolvm that cannot be run is not usable here,
+// and one that does not answer within listProbeTimeout hangs.
+func (b *Backend) EnumerateProbing(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
+	ctx, cancel := context.WithTimeout(ctx, listProbeTimeout)
+	defer cancel()
+	machines, err := list(ctx)
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return nil, fmt.Errorf("smolvm machine ls: %w within %s", agent.ErrNoAnswer, listProbeTimeout)
+	case err != nil:
+		return nil, err
+	}
+	return b.selectAgents(machines, q), nil
+}
+
+// listProbeTimeout bounds the listing that is also the usability check:
+// longer than the --version probe, as a listing has more to say.
+const listProbeTimeout = 5 * time.Second
+
+func (b *Backend) selectAgents(machines []machine, q agent.Query) []agent.Agent {
 	var agents []agent.Agent
 	for _, m := range machines {
 		if m.State != "running" && !q.All || !carries(m.Labels, q.Labels) {
@@ -31,7 +55,7 @@ func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, 
 		}
 		agents = append(agents, b.agent(m))
 	}
-	return agents, nil
+	return agents
 }
 
 func (b *Backend) agent(m machine) agent.Agent {
