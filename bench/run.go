@@ -7,15 +7,16 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
 // sample is one run of one command.
 type sample struct {
 	wall   time.Duration
-	rssKiB int64 // peak resident set size of the process, from wait4
+	cpu    time.Duration // user + system CPU time of the process, from wait4
+	rssKiB int64         // peak resident set size, only when run with rss
 	stdout []byte
 	stderr []byte
 }
@@ -28,12 +29,28 @@ type cmdSpec struct {
 	env  []string // KEY=VALUE on top of baseEnv
 	// check, when set, is given the output of the first (warm-up) run.
 	check func(stdout []byte) error
+	// rss runs the command under /usr/bin/time to get its own peak RSS.
+	// wait4's ru_maxrss cannot be used from Go: os/exec starts a child with
+	// vfork semantics (CLONE_VM), and Linux carries the parent's high-water
+	// mark into the child's at exec, so every child would show at least the
+	// harness's own RSS. GNU time forks, and is small.
+	rss bool
 }
 
-// series is every timed run of one cmdSpec.
+// series is every timed run of one cmdSpec, and its peak RSS over the
+// separate runs under /usr/bin/time.
 type series struct {
 	spec    cmdSpec
 	samples []sample
+	rss     int64 // KiB
+}
+
+func (s *series) cpuMedian() time.Duration {
+	cpu := make([]time.Duration, len(s.samples))
+	for i, x := range s.samples {
+		cpu[i] = x.cpu
+	}
+	return medianDur(cpu)
 }
 
 func (s *series) median() time.Duration {
@@ -44,13 +61,7 @@ func (s *series) median() time.Duration {
 	return medianDur(walls)
 }
 
-func (s *series) peakRSS() int64 {
-	var peak int64
-	for _, x := range s.samples {
-		peak = max(peak, x.rssKiB)
-	}
-	return peak
-}
+func (s *series) peakRSS() int64 { return s.rss }
 
 func medianDur(d []time.Duration) time.Duration {
 	if len(d) == 0 {
@@ -82,7 +93,19 @@ func baseEnv() []string {
 // runOnce runs the command and measures its wall time (fork to reaped) and
 // its peak RSS. A non-zero exit status is an error that carries stderr.
 func runOnce(ctx context.Context, spec cmdSpec) (sample, error) {
-	cmd := exec.CommandContext(ctx, spec.argv[0], spec.argv[1:]...)
+	argv := spec.argv
+	var rssFile string
+	if spec.rss {
+		f, err := os.CreateTemp("", "bottle-bench-rss-")
+		if err != nil {
+			return sample{}, err
+		}
+		f.Close()
+		rssFile = f.Name()
+		defer os.Remove(rssFile)
+		argv = append([]string{timeBin, "-f", "%M", "-o", rssFile}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(baseEnv(), spec.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -91,14 +114,49 @@ func runOnce(ctx context.Context, spec cmdSpec) (sample, error) {
 	wall := time.Since(began)
 	s := sample{wall: wall, stdout: stdout.Bytes(), stderr: stderr.Bytes()}
 	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			s.rssKiB = ru.Maxrss // KiB on Linux
-		}
+		s.cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 	if err != nil {
 		return s, fmt.Errorf("%s: %w: %s", strings.Join(spec.argv, " "), err, firstLines(stderr.String(), 3))
 	}
+	if rssFile != "" {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return s, err
+		}
+		// The last line: GNU time puts a note about a non-zero status first.
+		lines := strings.Fields(string(b))
+		if len(lines) == 0 {
+			return s, fmt.Errorf("%s wrote no RSS for %s", timeBin, spec.argv[0])
+		}
+		if s.rssKiB, err = strconv.ParseInt(lines[len(lines)-1], 10, 64); err != nil {
+			return s, fmt.Errorf("%s: %w", timeBin, err)
+		}
+	}
 	return s, nil
+}
+
+// timeBin is GNU time, for the peak RSS of one command.
+const timeBin = "/usr/bin/time"
+
+// rssRuns is how many runs under /usr/bin/time give a command's peak RSS.
+const rssRuns = 3
+
+// measureRSS runs each series' command rssRuns times under /usr/bin/time,
+// alternately, and keeps the largest peak RSS.
+func measureRSS(ctx context.Context, ss ...*series) error {
+	for range rssRuns {
+		for _, s := range ss {
+			spec := s.spec
+			spec.rss = true
+			x, err := runOnce(ctx, spec)
+			if err != nil {
+				return err
+			}
+			s.rss = max(s.rss, x.rssKiB)
+		}
+	}
+	return nil
 }
 
 func firstLines(s string, n int) string {
