@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"regexp"
 	"strings"
 	"syscall"
 
@@ -19,6 +18,8 @@ import (
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
+
+	"github.com/bottle-dev/bottle/internal/lazyre"
 )
 
 // Status is a process exit status. The contract fixes their meaning per
@@ -198,7 +199,7 @@ func (c Command) Parse(opts any, args []string, stdout io.Writer) ([]string, err
 // EnvLabels is the environment variable with the user's own labels.
 const EnvLabels = "BOTTLE_LABELS"
 
-var labelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
+var labelKey = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
 
 // CheckLabels rejects user labels that could not be stored or filtered on
 // faithfully, or that would pass for the toolkit's own marks. An empty item,
@@ -209,7 +210,7 @@ func CheckLabels(labels map[string]string) error {
 	}
 	for k, v := range labels {
 		switch {
-		case !labelKey.MatchString(k):
+		case !labelKey().MatchString(k):
 			return Usagef("label key %q: use letters, digits, '.', '_', '/' and '-'", agent.Escape(k))
 		case strings.HasPrefix(k, "dev.bottle."):
 			return Usagef("label key %q: the dev.bottle. prefix is the toolkit's own", k)

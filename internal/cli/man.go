@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jessevdk/go-flags"
+
+	"github.com/bottle-dev/bottle/internal/lazyre"
 )
 
 // writeMan writes the binary's man page, in man(7) roff: NAME, SYNOPSIS
@@ -34,7 +35,7 @@ func (c Command) writeMan(p *flags.Parser, w io.Writer) error {
 	options, _, _ = strings.Cut(options, ".SH COMMANDS\n")
 	// go-flags leaves the hyphens of option names inside names (--older-than)
 	// and descriptions (with --orphans) as hyphens; they are minus signs.
-	options = optionName.ReplaceAllStringFunc(options, func(m string) string {
+	options = optionName().ReplaceAllStringFunc(options, func(m string) string {
 		return `\fB\-\-` + strings.ReplaceAll(m[len(`\fB\-\-`):], "-", `\-`)
 	})
 	lines := strings.Split(options, "\n")
@@ -78,7 +79,7 @@ func (c Command) writeMan(p *flags.Parser, w io.Writer) error {
 	return err
 }
 
-var optionName = regexp.MustCompile(`\\fB\\-\\-[^\\]+`)
+var optionName = lazyre.New(`\\fB\\-\\-[^\\]+`)
 
 // manDate is the page's date: SOURCE_DATE_EPOCH when set (reproducible
 // builds), else the time of the commit the binary was built from, else today.
@@ -108,12 +109,12 @@ type epilogSection struct {
 	lines []string
 }
 
-var epilogHeading = regexp.MustCompile(`^([A-Z][A-Za-z ]*):\s*(.*)$`)
+var epilogHeading = lazyre.New(`^([A-Z][A-Za-z ]*):\s*(.*)$`)
 
 func epilogSections(epilog string) []epilogSection {
 	var sections []epilogSection
 	for _, line := range strings.Split(strings.TrimRight(epilog, "\n"), "\n") {
-		if m := epilogHeading.FindStringSubmatch(line); m != nil {
+		if m := epilogHeading().FindStringSubmatch(line); m != nil {
 			sections = append(sections, epilogSection{title: m[1], first: m[2]})
 			continue
 		}
@@ -209,7 +210,7 @@ func roffLiteral(s string) string {
 
 // optionDash is a hyphen that starts an option or stands alone as -- in
 // prose: those are minus signs; the hyphens within words stay hyphens.
-var optionDash = regexp.MustCompile(`(^|[\s(\[|"'` + "`" + `])(--?)`)
+var optionDash = lazyre.New(`(^|[\s(\[|"'` + "`" + `])(--?)`)
 
 // roffProse escapes running text, one paragraph on one line.
 func roffProse(s string) string {
@@ -218,7 +219,7 @@ func roffProse(s string) string {
 }
 
 func escapeOptionDashes(s string) string {
-	return optionDash.ReplaceAllStringFunc(s, func(m string) string {
+	return optionDash().ReplaceAllStringFunc(s, func(m string) string {
 		return strings.ReplaceAll(m, "-", `\-`)
 	})
 }

@@ -8,8 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
+
+	"github.com/bottle-dev/bottle/internal/lazyre"
 )
 
 // Agent is one running agent: the agent environment of a bottle together
@@ -46,10 +47,10 @@ var ErrNoAnswer = errors.New("no answer")
 // drawn again.
 var ErrSlugTaken = errors.New("already in use")
 
-var slugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+var slugPattern = lazyre.New(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // ValidSlug reports whether s can be a slug on any backend.
-func ValidSlug(s string) bool { return slugPattern.MatchString(s) }
+func ValidSlug(s string) bool { return slugPattern().MatchString(s) }
 
 // CheckSlug explains why s cannot be a slug, or returns nil.
 func CheckSlug(s string) error {

@@ -16,7 +16,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -26,6 +25,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/bottle-dev/bottle/pkg/egress"
+
+	"github.com/bottle-dev/bottle/internal/lazyre"
 )
 
 // Definition is a validated agent definition, with defaults applied.
@@ -91,15 +92,15 @@ const (
 
 var (
 	// An agent name becomes part of a slug "NAME-xxxxxx" of at most 63 characters.
-	agentNameRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,55}$`)
-	sidecarNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
-	envKeyRE      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	agentNameRE   = lazyre.New(`^[a-z0-9][a-z0-9-]{0,55}$`)
+	sidecarNameRE = lazyre.New(`^[a-z][a-z0-9-]{0,31}$`)
+	envKeyRE      = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	// Keys that print as .key in a path; anything else prints as ["key"].
-	plainKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+	plainKeyRE = lazyre.New(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
 	topKeys     = []string{"image", "command", "attach", "env", "workdir", "workspace", "sidecars", "egress", "user", "read_only", "pids_limit", "cap_add"}
-	userRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$`)
-	capRE       = regexp.MustCompile(`^[A-Z][A-Z_]{1,30}$`)
+	userRE      = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$`)
+	capRE       = lazyre.New(`^[A-Z][A-Z_]{1,30}$`)
 	sidecarKeys = []string{"name", "image", "command", "env"}
 	egressKeys  = []string{"allow"}
 )
@@ -140,12 +141,12 @@ func SearchPath(getenv func(string) string) []string {
 func Load(ref string, searchPath []string) (*Definition, error) {
 	if strings.HasSuffix(ref, ".json") {
 		name := strings.TrimSuffix(filepath.Base(ref), ".json")
-		if !agentNameRE.MatchString(name) {
+		if !agentNameRE().MatchString(name) {
 			return nil, &Error{File: ref, Reason: fmt.Sprintf("the file name gives the agent name %q, which is not allowed: %s", name, agentNameRule)}
 		}
 		return loadFile(ref, name)
 	}
-	if !agentNameRE.MatchString(ref) {
+	if !agentNameRE().MatchString(ref) {
 		reason := "not a valid agent name: " + agentNameRule
 		if strings.ContainsAny(ref, `/\.`) {
 			reason += `; to load a file, give a path ending in ".json"`
@@ -169,7 +170,7 @@ func Names(searchPath []string) []string {
 		}
 		for _, entry := range entries {
 			name, ok := strings.CutSuffix(entry.Name(), ".json")
-			if !ok || !agentNameRE.MatchString(name) {
+			if !ok || !agentNameRE().MatchString(name) {
 				continue
 			}
 			if info, err := os.Stat(filepath.Join(dir, entry.Name())); err == nil && info.Mode().IsRegular() {
@@ -407,7 +408,7 @@ func (l *loader) definition(obj *object, dir string) (*Definition, error) {
 			d.Egress, err = l.egress(at, v)
 		case "user":
 			d.User, err = l.stringValue(at, v)
-			if err == nil && !userRE.MatchString(d.User) {
+			if err == nil && !userRE().MatchString(d.User) {
 				err = l.fail(at, fmt.Sprintf("%q is not a user or user:group (names or numeric ids)", d.User))
 			}
 		case "read_only":
@@ -461,7 +462,7 @@ func (l *loader) capabilities(at string, v any) ([]string, error) {
 	}
 	for i, c := range list {
 		c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
-		if !capRE.MatchString(c) || c == "ALL" {
+		if !capRE().MatchString(c) || c == "ALL" {
 			return nil, l.fail(index(at, i), fmt.Sprintf("%q is not a capability name (such as NET_BIND_SERVICE); ALL is not allowed", list[i]))
 		}
 		list[i] = c
@@ -590,7 +591,7 @@ func (l *loader) env(at string, v any) (map[string]string, error) {
 	env := make(map[string]string, len(obj.keys))
 	for i, key := range obj.keys {
 		keyAt := member(at, key)
-		if !envKeyRE.MatchString(key) {
+		if !envKeyRE().MatchString(key) {
 			return nil, l.fail(keyAt, `not a valid variable name: use letters, digits and "_", not starting with a digit`)
 		}
 		value, err := l.stringValue(keyAt, obj.values[i])
@@ -622,7 +623,7 @@ func (l *loader) image(at string, v any) (string, error) {
 
 func (l *loader) sidecarName(at string, v any) (string, error) {
 	s, err := l.stringValue(at, v)
-	if err == nil && !sidecarNameRE.MatchString(s) {
+	if err == nil && !sidecarNameRE().MatchString(s) {
 		err = l.fail(at, fmt.Sprintf(`%q is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`, s))
 	}
 	return s, err
@@ -703,7 +704,7 @@ func editDistance(a, b string) int {
 // member and index build JSON paths such as sidecars[1].env.FOO; a key that would
 // be ambiguous or unprintable in that form is quoted instead: env["A B"].
 func member(at, key string) string {
-	if !plainKeyRE.MatchString(key) {
+	if !plainKeyRE().MatchString(key) {
 		return at + "[" + strconv.Quote(key) + "]"
 	}
 	if at == "" {

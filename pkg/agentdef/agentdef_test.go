@@ -468,7 +468,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		labels := []string{def.Image, def.Workdir}
 		for _, s := range def.Sidecars {
-			if s.Env == nil || s.Image == "" || !sidecarNameRE.MatchString(s.Name) {
+			if s.Env == nil || s.Image == "" || !sidecarNameRE().MatchString(s.Name) {
 				t.Fatalf("bad sidecar %+v", s)
 			}
 			labels = append(labels, s.Name, s.Image)
