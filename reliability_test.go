@@ -274,3 +274,39 @@ func TestListWhileStartsAndStops(t *testing.T) {
 		listings++
 	}
 }
+
+// One listing is one ping and one list request, whatever the number of
+// agents: no request per agent (the timing side is make bench's).
+func TestListingRequests(t *testing.T) {
+	k := newToolkit(t)
+	proxy := enginetest.NewProxy(t, k.engine, nil)
+	listed := func() []string {
+		before := len(proxy.Requests())
+		out, errOut, status := k.run("", []string{"DOCKER_HOST=" + proxy.Host}, "bottle-ls")
+		if status != 0 {
+			t.Fatalf("bottle-ls: %d: %s", status, errOut)
+		}
+		var shapes []string
+		for _, r := range proxy.Requests()[before:] {
+			shapes = append(shapes, regexp.MustCompile(`/v[0-9.]+/`).ReplaceAllString(r, "/v/"))
+		}
+		t.Logf("%d agents listed with %q", strings.Count(out, "\n"), shapes)
+		return shapes
+	}
+	want := []string{"HEAD /_ping", "GET /v/containers/json"}
+	if got := listed(); !slices.Equal(got, want) {
+		t.Fatalf("bottle-ls of no agents made %q, want %q", got, want)
+	}
+	var lines strings.Builder
+	for range 5 {
+		out, errOut, status := k.run("", nil, "bottle-start", "pair")
+		if status != 0 {
+			t.Fatalf("bottle-start: %s", errOut)
+		}
+		lines.WriteString(out)
+	}
+	defer k.run(lines.String(), nil, "bottle-stop")
+	if got := listed(); !slices.Equal(got, want) {
+		t.Fatalf("bottle-ls of 5 agents made %q, want %q", got, want)
+	}
+}
