@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bottle-dev/bottle/internal/lazyre"
@@ -28,6 +29,18 @@ type Agent struct {
 type Query struct {
 	Labels map[string]string // only agents carrying every one of these
 	All    bool              // stopped (and half-made) agents too, not only running ones
+}
+
+// JoinServices and SplitServices turn services into the one label value
+// that every backend stores them in, and back.
+func JoinServices(services []string) string { return strings.Join(services, ",") }
+
+// SplitServices is JoinServices undone.
+func SplitServices(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // ErrNotFound is what a backend returns when no agent of its has the slug.

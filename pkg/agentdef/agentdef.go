@@ -21,12 +21,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/bottle-dev/bottle/pkg/egress"
 
 	"github.com/bottle-dev/bottle/internal/lazyre"
+	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
 // Definition is a validated agent definition, with defaults applied.
@@ -759,6 +761,18 @@ func printable(s string) string {
 		return s
 	}
 	return strconv.Quote(s)
+}
+
+// Running is the agent a start of this definition has just made.
+func (d *Definition) Running(backend, slug string) agent.Agent {
+	return agent.Agent{
+		Backend:   backend,
+		Slug:      slug,
+		Name:      d.Name,
+		Services:  d.SidecarNames(),
+		StartedAt: time.Now().UTC().Truncate(time.Second),
+		State:     "running",
+	}
 }
 
 // SidecarNames returns the names of the sidecars, in definition order: the

@@ -29,7 +29,7 @@ func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, 
 			Backend:   b.Name(),
 			Slug:      ctr.Labels[labelSlug],
 			Name:      ctr.Labels[labelAgent],
-			Services:  splitServices(ctr.Labels[labelServices]),
+			Services:  agent.SplitServices(ctr.Labels[labelServices]),
 			StartedAt: time.Unix(ctr.Created, 0).UTC(),
 			State:     string(ctr.State),
 		})

@@ -2,9 +2,10 @@ package docker
 
 import (
 	"maps"
-	"strings"
 
 	"github.com/moby/moby/client"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
 // The labels that mark everything this backend creates. Listing, stopping
@@ -37,7 +38,7 @@ func objectLabels(slug, name string, services []string, user map[string]string) 
 	}
 	labels[labelSlug] = slug
 	labels[labelAgent] = name
-	labels[labelServices] = strings.Join(services, ",")
+	labels[labelServices] = agent.JoinServices(services)
 	return labels
 }
 
@@ -51,11 +52,4 @@ func labelFilter(user map[string]string, labels ...string) client.Filters {
 		f.Add("label", k+"="+v)
 	}
 	return f
-}
-
-func splitServices(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
 }

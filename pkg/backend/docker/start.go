@@ -131,14 +131,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err := startContainer(ctx, c, "agent", agentID); err != nil {
 		return agent.Agent{}, err
 	}
-	return agent.Agent{
-		Backend:   b.Name(),
-		Slug:      slug,
-		Name:      def.Name,
-		Services:  services,
-		StartedAt: time.Now().UTC().Truncate(time.Second),
-		State:     "running",
-	}, nil
+	return def.Running(b.Name(), slug), nil
 }
 
 // EgressSidecar is the sidecar that is the bottle's way out: the one

@@ -63,7 +63,7 @@ func (b *Backend) agent(m machine) agent.Agent {
 		Backend:   b.Name(),
 		Slug:      m.Labels[labelSlug],
 		Name:      m.Labels[labelAgent],
-		Services:  splitServices(m.Labels[labelServices]),
+		Services:  agent.SplitServices(m.Labels[labelServices]),
 		StartedAt: m.CreatedAt,
 		State:     m.State,
 	}

@@ -2,7 +2,8 @@ package smolmachines
 
 import (
 	"maps"
-	"strings"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
 // The labels that mark the machines this backend creates; smolvm keeps them
@@ -32,14 +33,7 @@ func machineLabels(slug, name string, services []string, attach string, user map
 	}
 	labels[labelSlug] = slug
 	labels[labelAgent] = name
-	labels[labelServices] = strings.Join(services, ",")
+	labels[labelServices] = agent.JoinServices(services)
 	labels[labelAttach] = attach
 	return labels
-}
-
-func splitServices(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
 }

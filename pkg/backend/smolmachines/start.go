@@ -44,15 +44,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		}
 		return agent.Agent{}, err
 	}
-	services := def.SidecarNames()
-	return agent.Agent{
-		Backend:   b.Name(),
-		Slug:      slug,
-		Name:      def.Name,
-		Services:  services,
-		StartedAt: time.Now().UTC().Truncate(time.Second),
-		State:     "running",
-	}, nil
+	return def.Running(b.Name(), slug), nil
 }
 
 // createArgs builds `smolvm machine create`. Every value is its own argv
