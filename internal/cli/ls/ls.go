@@ -3,6 +3,7 @@
 package ls
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -83,7 +84,10 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 			return cli.Usage(fmt.Errorf("--backend: %w", err))
 		}
 	}
-	out, err := newPrinter(opts, stdout)
+	// One write for the whole listing, not one per line.
+	buffered := bufio.NewWriter(stdout)
+	defer buffered.Flush()
+	out, err := newPrinter(opts, buffered, tty.IsTerminal(stdout))
 	if err != nil {
 		return err
 	}
@@ -111,7 +115,7 @@ type printer struct {
 	write  func(io.Writer, agent.Agent) error
 }
 
-func newPrinter(opts options, stdout io.Writer) (*printer, error) {
+func newPrinter(opts options, stdout io.Writer, terminal bool) (*printer, error) {
 	forms := 0
 	for _, set := range []bool{opts.JSON, opts.Quiet, opts.Format != ""} {
 		if set {
@@ -146,7 +150,7 @@ func newPrinter(opts options, stdout io.Writer) (*printer, error) {
 			return err
 		}
 	default:
-		p.table = tty.IsTerminal(stdout)
+		p.table = terminal
 	}
 	return p, nil
 }
