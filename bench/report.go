@@ -179,20 +179,6 @@ func (r *report) decodeNote(n int) string {
 	return fmt.Sprintf("decoding %d `container.Summary` values and writing the lines (see the Go benchmarks)", n)
 }
 
-// spread is the interquartile range of a series' wall times: "p25–p75".
-func spread(s *series) string {
-	w := walls(s)
-	if len(w) == 0 {
-		return "-"
-	}
-	return ms(quantile(w, 0.25)) + "–" + ms(quantile(w, 0.75))
-}
-
-// quantile of sorted durations, nearest rank.
-func quantile(w []time.Duration, p float64) time.Duration {
-	return w[int(p*float64(len(w)-1)+0.5)]
-}
-
 // rounds says in how many rounds (each runs both commands once, back to
 // back) a's time was within target times b's: a paired count, which tells a
 // consistent miss from one within the machine's run-to-run noise.
@@ -208,24 +194,6 @@ func rounds(a, b *series, target float64) string {
 		return fmt.Sprintf(" The target held in %d of %d rounds (each runs both, back to back): a miss this close is within the run-to-run noise of this machine and may not repeat.", held, n)
 	}
 	return fmt.Sprintf(" The target held in %d of %d rounds (each runs both, back to back): the miss is consistent, not noise.", held, n)
-}
-
-func walls(s *series) []time.Duration {
-	w := make([]time.Duration, len(s.samples))
-	for i, x := range s.samples {
-		w[i] = x.wall
-	}
-	slices.Sort(w)
-	return w
-}
-
-func (r *report) startupMedian(name string) time.Duration {
-	for _, s := range r.startup {
-		if s.spec.name == name {
-			return s.median()
-		}
-	}
-	return 0
 }
 
 // shortReq drops the query and the API version: "GET containers/json".
