@@ -25,8 +25,9 @@ var command = cli.Command{
 		"Backends are asked at once, each within a few seconds.",
 	Epilog: "Backends: " + strings.Join(backend.Names(), ", ") + `
   docker is usable when a Docker Engine answers a ping, within 2 seconds, at
-  the address DOCKER_HOST names (with DOCKER_API_VERSION, DOCKER_CERT_PATH and
-  DOCKER_TLS_VERIFY); no docker CLI is needed. smolmachines is usable when
+  the address DOCKER_HOST names, else the Docker context's (DOCKER_CONTEXT,
+  else currentContext in $DOCKER_CONFIG/config.json); no docker CLI is
+  needed. smolmachines is usable when
   smolvm ($BOTTLE_SMOLVM, else smolvm on PATH) answers --version within 2
   seconds.
 
