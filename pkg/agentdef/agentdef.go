@@ -35,6 +35,7 @@ import (
 type Definition struct {
 	Name      string            // the agent name: the file's base name without ".json"
 	File      string            // absolute path of the definition file
+	Dir       string            // the directory the file really lies in (symlinks resolved): never writable from inside the bottle
 	Image     string            // required
 	Command   []string          // nil: the image's own command
 	Attach    []string          // default []string{"/bin/sh"}
@@ -49,11 +50,25 @@ type Definition struct {
 	User      string   // user[:group] the agent runs as; "" is the image's own
 	ReadOnly  bool     // the root file system is read-only (with a /tmp in memory)
 	PidsLimit int      // the most processes the agent may have; default DefaultPidsLimit
-	CapAdd    []string // capabilities given back after all are dropped, e.g. "NET_BIND_SERVICE"
+	CapAdd    []string // capabilities given back after all are dropped, from SafeCapabilities only
+	Limits             // memory and CPUs; defaults DefaultMemory and DefaultCPUs
 }
 
-// DefaultPidsLimit bounds an agent's processes when the definition does not.
-const DefaultPidsLimit = 1024
+// Limits bound what one container or machine may take of the host.
+type Limits struct {
+	Memory int64   // bytes of memory (and of memory plus swap)
+	CPUs   float64 // CPUs' worth of time, such as 1.5
+}
+
+// The bounds an agent and each sidecar get when the definition gives none:
+// a runaway agent cannot take the host's memory or all of its CPUs.
+const (
+	DefaultPidsLimit     = 1024
+	DefaultMemory        = 4 << 30
+	DefaultCPUs          = 2.0
+	DefaultSidecarMemory = 512 << 20
+	DefaultSidecarCPUs   = 1.0
+)
 
 // Sidecar is a service that runs beside the agent to guard it.
 type Sidecar struct {
@@ -61,6 +76,13 @@ type Sidecar struct {
 	Image   string            // required
 	Command []string          // nil: the image's own command
 	Env     map[string]string // never nil after Load
+
+	// A sidecar is confined like the agent: all capabilities dropped but
+	// CapAdd (from SafeCapabilities), no privilege gain, bounded processes,
+	// memory and CPUs.
+	CapAdd    []string
+	PidsLimit int // default DefaultPidsLimit
+	Limits        // defaults DefaultSidecarMemory and DefaultSidecarCPUs
 }
 
 // Egress says where the agent may connect to.
@@ -235,7 +257,11 @@ func loadFile(file, name string) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	def.Name, def.File = name, abs
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, l.fail("", "cannot resolve the path: "+describe(err))
+	}
+	def.Name, def.File, def.Dir = name, abs, filepath.Dir(real)
 	return def, nil
 }
 
@@ -773,6 +799,41 @@ func (d *Definition) Running(backend, slug string) agent.Agent {
 		StartedAt: time.Now().UTC().Truncate(time.Second),
 		State:     "running",
 	}
+}
+
+// Mount is a host directory that the agent sees.
+type Mount struct {
+	Source   string // absolute host path, symlinks resolved
+	Target   string // absolute path inside the agent
+	ReadOnly bool
+}
+
+// Mounts returns the host directories the agent sees: the workspace at
+// Workdir and, when the definition's own directory lies inside the
+// workspace, that directory read-only over it, so that the agent cannot
+// rewrite the policy it is started with. Every directory between the two
+// is a mount of its own too (read-write, onto itself): a mount point cannot
+// be renamed or removed, so the agent cannot move the read-only directory
+// aside and put a definition of its own in its place.
+func (d *Definition) Mounts() []Mount {
+	if d.Workspace == "" {
+		return nil
+	}
+	mounts := []Mount{{Source: d.Workspace, Target: d.Workdir}}
+	rel, err := filepath.Rel(d.Workspace, d.Dir)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return mounts
+	}
+	parts := strings.Split(rel, string(filepath.Separator))
+	for i := range parts {
+		sub := filepath.Join(parts[:i+1]...)
+		mounts = append(mounts, Mount{
+			Source:   filepath.Join(d.Workspace, sub),
+			Target:   path.Join(d.Workdir, filepath.ToSlash(sub)),
+			ReadOnly: i == len(parts)-1,
+		})
+	}
+	return mounts
 }
 
 // SidecarNames returns the names of the sidecars, in definition order: the
