@@ -31,6 +31,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli/ls"
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
+	"github.com/bottle-dev/bottle/internal/cli/trust"
 	"github.com/bottle-dev/bottle/internal/scratchimage"
 	"github.com/bottle-dev/bottle/internal/smolvmfake"
 )
@@ -67,6 +68,7 @@ func TestMain(m *testing.M) {
 		"bottle-ls":          func() { os.Exit(ls.Main()) },
 		"bottle-start":       func() { os.Exit(start.Main()) },
 		"bottle-stop":        func() { os.Exit(stop.Main()) },
+		"bottle-trust":       func() { os.Exit(trust.Main()) },
 		"smolvm":             func() { os.Exit(smolvmfake.Main()) },
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli/ls"
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
+	"github.com/bottle-dev/bottle/internal/cli/trust"
 )
 
 type runFunc func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
@@ -29,6 +30,7 @@ var binaries = map[string]runFunc{
 	"bottle-ls":          ls.Run,
 	"bottle-start":       start.Run,
 	"bottle-stop":        stop.Run,
+	"bottle-trust":       trust.Run,
 }
 
 func run(t *testing.T, name string, args ...string) string {

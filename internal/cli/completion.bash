@@ -1,5 +1,5 @@
 # bash completion for the bottle binaries: bottle-attach, bottle-has-backend,
-# bottle-ls, bottle-start and bottle-stop.
+# bottle-ls, bottle-start, bottle-stop and bottle-trust.
 #
 # Installed by `make install` (as share/bash-completion/completions/bottle,
 # with a link for each binary's name), or for this shell only:
@@ -57,10 +57,12 @@ _bottle_has_backend() { _bottle; }
 _bottle_ls() { _bottle; }
 _bottle_start() { _bottle; }
 _bottle_stop() { _bottle; }
+_bottle_trust() { _bottle; }
 
 complete -F _bottle_attach bottle-attach
 complete -F _bottle_has_backend bottle-has-backend
 complete -F _bottle_ls bottle-ls
 # AGENT may also be a path to a .json file: files when no definition matches.
 complete -o default -F _bottle_start bottle-start
+complete -o default -F _bottle_trust bottle-trust
 complete -F _bottle_stop bottle-stop

@@ -29,7 +29,7 @@ import (
 //   - the value of a --backend option: the backend names of the registry;
 //   - an operand: the slugs of the running agents for bottle-attach and
 //     bottle-stop, the backend names for bottle-has-backend, the agent
-//     definitions on BOTTLE_AGENT_PATH for bottle-start.
+//     definitions on BOTTLE_AGENT_PATH for bottle-start and bottle-trust.
 //
 // GO_FLAGS_COMPLETION=verbose adds each option's description, as go-flags
 // does.
@@ -55,7 +55,14 @@ var operandCompletion = map[string]struct {
 	"bottle-attach":      {false, runningSlugs},
 	"bottle-stop":        {true, runningSlugs},
 	"bottle-has-backend": {true, func(position) []string { return backend.Names() }},
-	"bottle-start":       {false, func(position) []string { return agentdef.Names(agentdef.SearchPath(os.Getenv)) }},
+	"bottle-start":       {false, agentNames},
+	"bottle-trust":       {true, agentNames},
+}
+
+// agentNames lists the definitions on the search path, for the operands
+// that name one.
+func agentNames(position) []string {
+	return agentdef.Names(agentdef.ConfigFromEnv(os.Getenv).SearchPath)
 }
 
 // completionTimeout bounds listing the running agents: a Tab must not hang.

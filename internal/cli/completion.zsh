@@ -1,7 +1,7 @@
-#compdef bottle-attach bottle-has-backend bottle-ls bottle-start bottle-stop
+#compdef bottle-attach bottle-has-backend bottle-ls bottle-start bottle-stop bottle-trust
 
 # zsh completion for the bottle binaries: bottle-attach, bottle-has-backend,
-# bottle-ls, bottle-start and bottle-stop.
+# bottle-ls, bottle-start, bottle-stop and bottle-trust.
 #
 # Installed by `make install` as share/zsh/site-functions/_bottle (a
 # directory on zsh's fpath), or for this shell only, after compinit:
@@ -33,7 +33,7 @@ _bottle() {
         _describe -t values "${cmd:t}" specs && return 0
     fi
     # AGENT may also be a path to a .json file.
-    if [[ ${cmd:t} == bottle-start ]]; then
+    if [[ ${cmd:t} == bottle-start || ${cmd:t} == bottle-trust ]]; then
         _files -g '*.json'
         return
     fi
@@ -43,5 +43,5 @@ _bottle() {
 if [[ $funcstack[1] == _bottle ]]; then
     _bottle "$@"
 else
-    compdef _bottle bottle-attach bottle-has-backend bottle-ls bottle-start bottle-stop
+    compdef _bottle bottle-attach bottle-has-backend bottle-ls bottle-start bottle-stop bottle-trust
 fi

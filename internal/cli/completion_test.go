@@ -56,6 +56,8 @@ func TestComplete(t *testing.T) {
 		{"bottle-start", []string{"--name", "x", "r"}, "reviewer"},
 		{"bottle-start", []string{"--json", "x", ""}, ""}, // one AGENT only
 		{"bottle-start", []string{"--", "-x"}, ""},        // an operand, after --
+		{"bottle-trust", []string{"r"}, "reviewer"},
+		{"bottle-trust", []string{"reviewer", ""}, "reviewer"}, // AGENT...
 		{"bottle-has-backend", []string{"-v", ""}, "docker smolmachines"},
 		{"bottle-has-backend", []string{"docker", "s"}, "smolmachines"},
 		{"bottle-ls", []string{""}, ""},

@@ -1,13 +1,18 @@
 // Package agentdef loads and validates agent definitions: the JSON files that say what an agent runs and which sidecars guard it.
 //
-// Validation is strict and happens once, here, so that backends can trust every
-// value: unknown or repeated keys, wrong types and values that could smuggle
-// control characters into labels or output lines are rejected with an *Error
-// naming the file, the key and the reason.
+// A definition is security policy, not workspace data. Validation is strict
+// and happens once, here, so that backends can trust every value: unknown or
+// repeated keys, wrong types, values that could smuggle control characters
+// into labels or output lines, capabilities or mounts that would let an agent
+// out of its bottle, and definitions from the current directory that the user
+// has not trusted (see Trust) are rejected with an *Error naming the file,
+// the key and the reason.
 package agentdef
 
 import (
-	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +22,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,7 +45,7 @@ type Definition struct {
 	Attach    []string          // default []string{"/bin/sh"}
 	Env       map[string]string // never nil after Load (empty map when absent)
 	Workdir   string            // absolute path inside the agent; default "/workspace" when Workspace is set, else ""
-	Workspace string            // absolute, cleaned host directory (given relative to the definition file's own directory, or absolute); "" when absent
+	Workspace string            // absolute host directory, symlinks resolved (given relative to the definition file's own directory, or absolute); "" when absent
 	Sidecars  []Sidecar         // in file order
 	Egress    Egress
 
@@ -122,151 +126,74 @@ var (
 	// Keys that print as .key in a path; anything else prints as ["key"].
 	plainKeyRE = lazyre.New(`^[A-Za-z_][A-Za-z0-9_-]*$`)
 
-	topKeys     = []string{"image", "command", "attach", "env", "workdir", "workspace", "sidecars", "egress", "user", "read_only", "pids_limit", "cap_add"}
+	topKeys     = []string{"image", "command", "attach", "env", "workdir", "workspace", "sidecars", "egress", "user", "read_only", "pids_limit", "cap_add", "memory", "cpus"}
 	userRE      = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$`)
-	capRE       = lazyre.New(`^[A-Z][A-Z_]{1,30}$`)
-	sidecarKeys = []string{"name", "image", "command", "env"}
+	sidecarKeys = []string{"name", "image", "command", "env", "cap_add", "pids_limit", "memory", "cpus"}
 	egressKeys  = []string{"allow"}
 )
 
 const agentNameRule = `agent names are 1 to 56 characters of a-z, 0-9 and "-", not starting with "-"`
 
-// SearchPath returns the directories searched for AGENT.json, in order:
-// the colon-separated BOTTLE_AGENT_PATH if set and non-empty (empty entries skipped),
-// else "./.bottle/agents" then "$XDG_CONFIG_HOME/bottle/agents" (XDG_CONFIG_HOME defaulting to "$HOME/.config"; skip that entry if neither is set).
-// A relative XDG_CONFIG_HOME is ignored, as the XDG base directory specification requires.
-func SearchPath(getenv func(string) string) []string {
-	if list := getenv("BOTTLE_AGENT_PATH"); list != "" {
-		var dirs []string
-		for _, dir := range strings.Split(list, ":") {
-			if dir != "" {
-				dirs = append(dirs, dir)
-			}
-		}
-		return dirs
-	}
-	dirs := []string{"./.bottle/agents"}
-	config := getenv("XDG_CONFIG_HOME")
-	if !filepath.IsAbs(config) {
-		config = ""
-		if home := getenv("HOME"); home != "" {
-			config = filepath.Join(home, ".config")
-		}
-	}
-	if config != "" {
-		dirs = append(dirs, filepath.Join(config, "bottle", "agents"))
-	}
-	return dirs
-}
-
 // Load finds and loads a definition. ref is either a path to a file ending in ".json"
 // (relative to the current directory or absolute), or an agent name that is looked up as
-// NAME.json in each directory of searchPath, first match wins.
-func Load(ref string, searchPath []string) (*Definition, error) {
-	if strings.HasSuffix(ref, ".json") {
-		name := strings.TrimSuffix(filepath.Base(ref), ".json")
-		if !agentNameRE().MatchString(name) {
-			return nil, &Error{File: ref, Reason: fmt.Sprintf("the file name gives the agent name %q, which is not allowed: %s", name, agentNameRule)}
-		}
-		return loadFile(ref, name)
-	}
-	if !agentNameRE().MatchString(ref) {
-		reason := "not a valid agent name: " + agentNameRule
-		if strings.ContainsAny(ref, `/\.`) {
-			reason += `; to load a file, give a path ending in ".json"`
-		}
-		return nil, &Error{File: ref, Reason: reason}
-	}
-	file, err := find(ref, searchPath)
+// NAME.json in each directory of cfg.SearchPath, first match wins. A definition found
+// through a relative directory of the search path must be trusted (see Trust).
+func Load(ref string, cfg Config) (*Definition, error) {
+	file, name, mustTrust, err := locate(ref, cfg.SearchPath)
 	if err != nil {
 		return nil, err
 	}
-	return loadFile(file, ref)
+	def, _, err := loadFile(file, name, cfg, mustTrust)
+	return def, err
 }
 
-// Names lists the agent names found on searchPath (sorted, deduplicated, first match wins), for help and error messages.
-func Names(searchPath []string) []string {
-	seen := map[string]bool{}
-	for _, dir := range searchPath {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, entry := range entries {
-			name, ok := strings.CutSuffix(entry.Name(), ".json")
-			if !ok || !agentNameRE().MatchString(name) {
-				continue
-			}
-			if info, err := os.Stat(filepath.Join(dir, entry.Name())); err == nil && info.Mode().IsRegular() {
-				seen[name] = true
-			}
-		}
-	}
-	names := make([]string, 0, len(seen))
-	for name := range seen {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func find(name string, searchPath []string) (string, error) {
-	for _, dir := range searchPath {
-		file := filepath.Join(dir, name+".json")
-		_, err := os.Stat(file)
-		if err == nil {
-			return file, nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			return "", &Error{File: file, Reason: "cannot read: " + describe(err)}
-		}
-	}
-	if len(searchPath) == 0 {
-		return "", &Error{File: name, Reason: fmt.Sprintf("no definition %s.json: the search path is empty (set BOTTLE_AGENT_PATH)", name)}
-	}
-	dirs := make([]string, len(searchPath))
-	for i, dir := range searchPath {
-		dirs[i] = printable(dir)
-	}
-	reason := fmt.Sprintf("no definition %s.json in %s", name, strings.Join(dirs, ", "))
-	if names := Names(searchPath); len(names) > 0 {
-		reason += "; available agents: " + strings.Join(names, ", ")
-	}
-	return "", &Error{File: name, Reason: reason}
-}
-
-func loadFile(file, name string) (*Definition, error) {
-	l := &loader{file: file}
-	data, err := l.read()
-	if err != nil {
-		return nil, err
-	}
+// loadFile reads file once and parses the very bytes it hashed: a file
+// changed in between cannot pass for the one the user trusted. It returns
+// the definition and what a trust record of it would hold.
+func loadFile(file, name string, cfg Config, mustTrust bool) (*Definition, TrustedFile, error) {
+	l := &loader{file: file, cfg: cfg}
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return nil, l.fail("", "cannot resolve the path: "+describe(err))
+		return nil, TrustedFile{}, l.fail("", "cannot resolve the path: "+describe(err))
+	}
+	data, real, err := l.read(abs)
+	if err != nil {
+		return nil, TrustedFile{}, err
+	}
+	digest := sha256.Sum256(data)
+	record := TrustedFile{File: real, SHA256: hex.EncodeToString(digest[:])}
+	if mustTrust {
+		if err := l.checkTrusted(record); err != nil {
+			return nil, TrustedFile{}, err
+		}
 	}
 	root, err := l.parse(data)
 	if err != nil {
-		return nil, err
+		return nil, TrustedFile{}, err
 	}
 	obj, ok := root.(*object)
 	if !ok {
-		return nil, l.fail("", "must hold a JSON object at the top level, not "+typeName(root))
+		return nil, TrustedFile{}, l.fail("", "must hold a JSON object at the top level, not "+typeName(root))
 	}
-	def, err := l.definition(obj, filepath.Dir(abs))
+	// A relative workspace is relative to the directory the file was
+	// found in; the definition's own directory is where it really lies.
+	l.dir, l.defDir = filepath.Dir(abs), filepath.Dir(real)
+	def, err := l.definition(obj)
 	if err != nil {
-		return nil, err
+		return nil, TrustedFile{}, err
 	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, l.fail("", "cannot resolve the path: "+describe(err))
-	}
-	def.Name, def.File, def.Dir = name, abs, filepath.Dir(real)
-	return def, nil
+	def.Name, def.File, def.Dir = name, abs, l.defDir
+	return def, record, nil
 }
 
-// loader carries the file name into every error it reports.
-type loader struct{ file string }
+// loader carries the file name into every error it reports, and what the
+// checks of its values need to know.
+type loader struct {
+	file   string
+	cfg    Config
+	dir    string // the directory the file was found in, symlinks not resolved
+	defDir string // the directory the file really lies in
+}
 
 func (l *loader) fail(key, reason string) error {
 	return &Error{File: l.file, Key: key, Reason: reason}
@@ -276,142 +203,54 @@ func (l *loader) wrongType(key, want string, got any) error {
 	return l.fail(key, fmt.Sprintf("must be %s, not %s", want, typeName(got)))
 }
 
-func (l *loader) read() ([]byte, error) {
-	// Stat first so that a FIFO or device is refused without blocking on open.
-	info, err := os.Stat(l.file)
+// read returns the file's bytes and its real path, having checked that
+// the bytes are those of the file at that path.
+func (l *loader) read(abs string) (data []byte, real string, err error) {
+	// Stat first, so that a FIFO or device is refused without being opened.
+	info, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, l.fail("", "no such file")
+		return nil, "", l.fail("", "no such file")
 	case err != nil:
-		return nil, l.fail("", "cannot read: "+describe(err))
+		return nil, "", l.fail("", "cannot read: "+describe(err))
 	case info.IsDir():
-		return nil, l.fail("", "is a directory, not a definition file")
+		return nil, "", l.fail("", "is a directory, not a definition file")
 	case !info.Mode().IsRegular():
-		return nil, l.fail("", "is not a regular file")
+		return nil, "", l.fail("", "is not a regular file")
 	case info.Size() > maxFileSize:
-		return nil, l.fail("", "is larger than 1 MiB")
+		return nil, "", l.fail("", "is larger than 1 MiB")
 	}
-	f, err := os.Open(l.file)
+	// Non-blocking, so that a FIFO put in its place since cannot hang the open.
+	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, l.fail("", "cannot read: "+describe(err))
+		return nil, "", l.fail("", "cannot read: "+describe(err))
 	}
 	defer f.Close()
+	replaced := l.fail("", "was replaced while it was read; try again")
+	if opened, err := f.Stat(); err != nil || !os.SameFile(info, opened) {
+		return nil, "", replaced
+	}
 	// The file may have grown since the stat.
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
 	if err != nil {
-		return nil, l.fail("", "cannot read: "+describe(err))
+		return nil, "", l.fail("", "cannot read: "+describe(err))
 	}
 	if len(data) > maxFileSize {
-		return nil, l.fail("", "is larger than 1 MiB")
+		return nil, "", l.fail("", "is larger than 1 MiB")
 	}
-	return data, nil
-}
-
-// object keeps keys in file order, which decides which problem is reported first.
-type object struct {
-	keys   []string
-	values []any
-}
-
-// parse turns data into strings, json.Numbers, bools, nils, []any and *objects,
-// rejecting repeated keys, NUL characters and needless nesting on the way.
-func (l *loader) parse(data []byte) (any, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, l.fail("", "is empty; it must hold a JSON object")
-	}
-	// The token stream reports syntax errors with offsets relative to the current
-	// value, so a whole-document check comes first for an exact line and column.
-	if !json.Valid(data) {
-		var syntax *json.SyntaxError
-		if err := json.Unmarshal(data, new(json.RawMessage)); errors.As(err, &syntax) {
-			at := int(syntax.Offset) - 1 // the offset counts the offending byte
-			if strings.Contains(syntax.Error(), "end of JSON input") {
-				at = len(data)
-			}
-			return nil, l.fail("", fmt.Sprintf("invalid JSON at %s: %s", position(data, at), syntax.Error()))
-		}
-		return nil, l.fail("", "invalid JSON")
-	}
-	p := &parser{loader: l, data: data, dec: json.NewDecoder(bytes.NewReader(data))}
-	p.dec.UseNumber() // a huge number is a type error later, not a parse failure here
-	return p.value("", 0)
-}
-
-type parser struct {
-	*loader
-	data []byte
-	dec  *json.Decoder
-}
-
-func (p *parser) token() (json.Token, error) {
-	tok, err := p.dec.Token()
+	real, err = filepath.EvalSymlinks(abs)
 	if err != nil {
-		return nil, p.fail("", "invalid JSON: "+err.Error())
+		return nil, "", l.fail("", "cannot resolve the path: "+describe(err))
 	}
-	return tok, nil
+	// A rename or a changed link since the open would have the bytes of
+	// one file recorded under the path of another.
+	if now, err := os.Stat(real); err != nil || !os.SameFile(info, now) {
+		return nil, "", replaced
+	}
+	return data, real, nil
 }
 
-func (p *parser) value(at string, depth int) (any, error) {
-	tok, err := p.token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		if depth >= maxNesting {
-			return nil, p.fail(at, fmt.Sprintf("nested more than %d levels deep", maxNesting))
-		}
-		if t == '{' {
-			return p.object(at, depth)
-		}
-		return p.array(at, depth)
-	case string:
-		if strings.ContainsRune(t, 0) {
-			return nil, p.fail(at, "must not contain a NUL character")
-		}
-	}
-	return tok, nil
-}
-
-func (p *parser) object(at string, depth int) (any, error) {
-	obj := &object{}
-	firstSeen := map[string]int{}
-	for p.dec.More() {
-		tok, err := p.token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := tok.(string) // the input is valid JSON, so this is always a string
-		keyAt := member(at, key)
-		if first, dup := firstSeen[key]; dup {
-			return nil, p.fail(keyAt, fmt.Sprintf("duplicate key (first given at line %d)", lineOf(p.data, first)))
-		}
-		firstSeen[key] = int(p.dec.InputOffset())
-		v, err := p.value(keyAt, depth+1)
-		if err != nil {
-			return nil, err
-		}
-		obj.keys = append(obj.keys, key)
-		obj.values = append(obj.values, v)
-	}
-	_, err := p.token() // the closing brace
-	return obj, err
-}
-
-func (p *parser) array(at string, depth int) (any, error) {
-	arr := []any{}
-	for p.dec.More() {
-		v, err := p.value(index(at, len(arr)), depth+1)
-		if err != nil {
-			return nil, err
-		}
-		arr = append(arr, v)
-	}
-	_, err := p.token() // the closing bracket
-	return arr, err
-}
-
-func (l *loader) definition(obj *object, dir string) (*Definition, error) {
+func (l *loader) definition(obj *object) (*Definition, error) {
 	d := &Definition{Env: map[string]string{}}
 	err := l.fields(obj, "", topKeys, func(key, at string, v any) (err error) {
 		switch key {
@@ -429,7 +268,7 @@ func (l *loader) definition(obj *object, dir string) (*Definition, error) {
 		case "workdir":
 			d.Workdir, err = l.workdir(at, v)
 		case "workspace":
-			d.Workspace, err = l.workspace(at, v, dir)
+			d.Workspace, err = l.workspace(at, v)
 		case "sidecars":
 			d.Sidecars, err = l.sidecars(at, v)
 		case "egress":
@@ -448,6 +287,10 @@ func (l *loader) definition(obj *object, dir string) (*Definition, error) {
 			d.PidsLimit, err = l.pidsLimit(at, v)
 		case "cap_add":
 			d.CapAdd, err = l.capabilities(at, v)
+		case "memory":
+			d.Memory, err = l.memory(at, v)
+		case "cpus":
+			d.CPUs, err = l.cpus(at, v)
 		}
 		return err
 	})
@@ -463,39 +306,10 @@ func (l *loader) definition(obj *object, dir string) (*Definition, error) {
 	if d.Workdir == "" && d.Workspace != "" {
 		d.Workdir = "/workspace"
 	}
-	if d.PidsLimit == 0 {
-		d.PidsLimit = DefaultPidsLimit
-	}
+	d.PidsLimit = cmp.Or(d.PidsLimit, DefaultPidsLimit)
+	d.Memory = cmp.Or(d.Memory, DefaultMemory)
+	d.CPUs = cmp.Or(d.CPUs, DefaultCPUs)
 	return d, nil
-}
-
-func (l *loader) pidsLimit(at string, v any) (int, error) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, l.wrongType(at, "a whole number", v)
-	}
-	limit, err := strconv.Atoi(n.String())
-	if err != nil || limit < 16 || limit > 1<<22 {
-		return 0, l.fail(at, fmt.Sprintf("%s must be a whole number from 16 to %d", n, 1<<22))
-	}
-	return limit, nil
-}
-
-// capabilities reads cap_add: Linux capability names, with or without the
-// CAP_ prefix, given back one by one to an agent that starts with none.
-func (l *loader) capabilities(at string, v any) ([]string, error) {
-	list, err := l.stringList(at, v)
-	if err != nil {
-		return nil, err
-	}
-	for i, c := range list {
-		c = strings.TrimPrefix(strings.ToUpper(c), "CAP_")
-		if !capRE().MatchString(c) || c == "ALL" {
-			return nil, l.fail(index(at, i), fmt.Sprintf("%q is not a capability name (such as NET_BIND_SERVICE); ALL is not allowed", list[i]))
-		}
-		list[i] = c
-	}
-	return list, nil
 }
 
 // fields walks obj in file order, rejecting keys not in known and skipping nulls,
@@ -543,6 +357,14 @@ func (l *loader) sidecars(at string, v any) ([]Sidecar, error) {
 				s.Command, err = l.stringList(at, v)
 			case "env":
 				s.Env, err = l.env(at, v)
+			case "cap_add":
+				s.CapAdd, err = l.capabilities(at, v)
+			case "pids_limit":
+				s.PidsLimit, err = l.pidsLimit(at, v)
+			case "memory":
+				s.Memory, err = l.memory(at, v)
+			case "cpus":
+				s.CPUs, err = l.cpus(at, v)
 			}
 			return err
 		})
@@ -554,6 +376,12 @@ func (l *loader) sidecars(at string, v any) ([]Sidecar, error) {
 		case s.Image == "":
 			return nil, l.fail(itemAt+".image", "required")
 		}
+		if err := l.egressSidecar(itemAt, s); err != nil {
+			return nil, err
+		}
+		s.PidsLimit = cmp.Or(s.PidsLimit, DefaultPidsLimit)
+		s.Memory = cmp.Or(s.Memory, DefaultSidecarMemory)
+		s.CPUs = cmp.Or(s.CPUs, DefaultSidecarCPUs)
 		if j, dup := firstIndex[s.Name]; dup {
 			return nil, l.fail(itemAt+".name", fmt.Sprintf("%q is already the name of sidecars[%d]; sidecar names must be unique", s.Name, j))
 		}
@@ -670,30 +498,6 @@ func (l *loader) workdir(at string, v any) (string, error) {
 	return path.Clean(s), nil
 }
 
-func (l *loader) workspace(at string, v any, dir string) (string, error) {
-	s, err := l.stringValue(at, v)
-	if err != nil {
-		return "", err
-	}
-	if s == "" {
-		return "", l.fail(at, "must not be empty; leave it out for no workspace")
-	}
-	if !filepath.IsAbs(s) {
-		s = filepath.Join(dir, s)
-	}
-	s = filepath.Clean(s)
-	info, err := os.Stat(s)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", l.fail(at, fmt.Sprintf("directory %q does not exist", s))
-	case err != nil:
-		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
-	case !info.IsDir():
-		return "", l.fail(at, fmt.Sprintf("%q is not a directory", s))
-	}
-	return s, nil
-}
-
 func unknownKey(key string, known []string) string {
 	best, bestDistance := "", 3
 	for _, k := range known {
@@ -759,17 +563,6 @@ func typeName(v any) string {
 		return "an object"
 	}
 	return "null"
-}
-
-// position gives the 1-based line and column (in characters) of data[at].
-func position(data []byte, at int) string {
-	at = min(max(at, 0), len(data))
-	lineStart := bytes.LastIndexByte(data[:at], '\n') + 1
-	return fmt.Sprintf("line %d, column %d", lineOf(data, at), utf8.RuneCount(data[lineStart:at])+1)
-}
-
-func lineOf(data []byte, at int) int {
-	return bytes.Count(data[:min(at, len(data))], []byte("\n")) + 1
 }
 
 // describe drops the path that os errors repeat, since Error already names the file.

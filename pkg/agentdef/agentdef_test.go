@@ -2,14 +2,16 @@ package agentdef
 
 import (
 	"errors"
-	"github.com/bottle-dev/bottle/pkg/egress"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"unicode"
+
+	"github.com/bottle-dev/bottle/pkg/egress"
 )
 
 // writeFile writes content to dir/name and returns the path.
@@ -20,6 +22,31 @@ func writeFile(t testing.TB, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// mkdir makes dir/name and returns its path with symlinks resolved, as Load
+// returns workspaces.
+func mkdir(t testing.TB, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return real
+}
+
+// tempDir is t.TempDir with symlinks resolved (on some systems /tmp is a link).
+func tempDir(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // checkError fails unless err is an *Error with exactly these fields.
@@ -43,28 +70,30 @@ const fullDefinition = `{
   "workspace": "./ws",
   "sidecars": [
     {"name": "egress", "image": "bottle-egress:latest", "command": [], "env": {}},
-    {"name": "dlp-2", "image": "bottle-dlp", "command": ["dlp", "--strict"], "env": {"LEVEL": "high"}}
+    {"name": "dlp-2", "image": "bottle-dlp", "command": ["dlp", "--strict"], "env": {"LEVEL": "high"},
+     "cap_add": ["CAP_SETUID"], "pids_limit": 64, "memory": "64m", "cpus": 0.25}
   ],
   "egress": {"allow": ["API.Anthropic.com.", "*.githubusercontent.com", "10.0.0.1"]},
   "user": "agent",
   "read_only": true,
   "pids_limit": 256,
-  "cap_add": ["NET_BIND_SERVICE"]
+  "cap_add": ["NET_BIND_SERVICE"],
+  "memory": "1.5g",
+  "cpus": 0.5
 }`
 
 func TestLoadFullDefinition(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "ws"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := tempDir(t)
+	mkdir(t, dir, "ws")
 	file := writeFile(t, dir, "reviewer.json", fullDefinition)
-	got, err := Load(file, nil)
+	got, err := Load(file, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := &Definition{
 		Name:      "reviewer",
 		File:      file,
+		Dir:       dir,
 		Image:     "bottle-demo:latest",
 		Command:   []string{"sleep", "infinity"},
 		Attach:    []string{"/bin/bash", "-l"},
@@ -72,14 +101,17 @@ func TestLoadFullDefinition(t *testing.T) {
 		Workdir:   "/work",
 		Workspace: filepath.Join(dir, "ws"),
 		Sidecars: []Sidecar{
-			{Name: "egress", Image: "bottle-egress:latest", Env: map[string]string{}},
-			{Name: "dlp-2", Image: "bottle-dlp", Command: []string{"dlp", "--strict"}, Env: map[string]string{"LEVEL": "high"}},
+			{Name: "egress", Image: "bottle-egress:latest", Env: map[string]string{},
+				PidsLimit: DefaultPidsLimit, Limits: Limits{Memory: DefaultSidecarMemory, CPUs: DefaultSidecarCPUs}},
+			{Name: "dlp-2", Image: "bottle-dlp", Command: []string{"dlp", "--strict"}, Env: map[string]string{"LEVEL": "high"},
+				CapAdd: []string{"SETUID"}, PidsLimit: 64, Limits: Limits{Memory: 64 << 20, CPUs: 0.25}},
 		},
 		Egress:    Egress{Allow: []string{"api.anthropic.com", "*.githubusercontent.com", "10.0.0.1"}},
 		User:      "agent",
 		ReadOnly:  true,
 		PidsLimit: 256,
 		CapAdd:    []string{"NET_BIND_SERVICE"},
+		Limits:    Limits{Memory: 3 << 29, CPUs: 0.5},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %#v\nwant %#v", got, want)
@@ -95,30 +127,49 @@ func TestLoadDefaults(t *testing.T) {
 		{"nulls are absent", `{"image": "x", "command": null, "attach": null, "env": null, "workdir": null,
 			"workspace": null, "sidecars": null, "egress": null}`, Definition{}},
 		{"empty command is the image's own", `{"image": "x", "command": [], "sidecars": [], "egress": {"allow": []}}`, Definition{}},
-		{"workspace implies workdir", `{"image": "x", "workspace": "."}`, Definition{Workspace: "DIR", Workdir: "/workspace"}},
+		{"workspace implies workdir", `{"image": "x", "workspace": "ws"}`, Definition{Workspace: "DIR/ws", Workdir: "/workspace"}},
 		{"workdir without workspace", `{"image": "x", "workdir": "/src"}`, Definition{Workdir: "/src"}},
-		{"absolute workspace", `{"image": "x", "workspace": "DIR/./", "workdir": "/w"}`, Definition{Workspace: "DIR", Workdir: "/w"}},
+		{"absolute workspace", `{"image": "x", "workspace": "DIR/ws/./", "workdir": "/w"}`, Definition{Workspace: "DIR/ws", Workdir: "/w"}},
+		{"workspace through a link", `{"image": "x", "workspace": "link"}`, Definition{Workspace: "DIR/ws", Workdir: "/workspace"}},
+		{"workspace above the definition", `{"image": "x", "workspace": ".."}`, Definition{Workspace: "PARENT", Workdir: "/workspace"}},
 		{"confinement", `{"image": "x", "user": "1000:1000", "read_only": true, "pids_limit": 64, "cap_add": ["cap_net_bind_service", "CHOWN"]}`,
 			Definition{User: "1000:1000", ReadOnly: true, PidsLimit: 64, CapAdd: []string{"NET_BIND_SERVICE", "CHOWN"}}},
-		{"sidecar nulls", `{"image": "x", "sidecars": [{"name": "s", "image": "y", "command": null, "env": null}], "egress": {"allow": null}}`,
-			Definition{Sidecars: []Sidecar{{Name: "s", Image: "y", Env: map[string]string{}}}}},
+		{"sidecar nulls", `{"image": "x", "sidecars": [{"name": "s", "image": "y", "command": null, "env": null,
+			"cap_add": null, "pids_limit": null, "memory": null, "cpus": null}], "egress": {"allow": null},
+			"memory": null, "cpus": null}`,
+			Definition{Sidecars: []Sidecar{{Name: "s", Image: "y", Env: map[string]string{},
+				PidsLimit: DefaultPidsLimit, Limits: Limits{Memory: DefaultSidecarMemory, CPUs: DefaultSidecarCPUs}}}}},
+		{"limits", `{"image": "x", "memory": "512m", "cpus": 2.5, "sidecars": [{"name": "s", "image": "y", "memory": "6m", "cpus": 0.01}]}`,
+			Definition{Limits: Limits{Memory: 512 << 20, CPUs: 2.5}, Sidecars: []Sidecar{{Name: "s", Image: "y", Env: map[string]string{},
+				PidsLimit: DefaultPidsLimit, Limits: Limits{Memory: 6 << 20, CPUs: 0.01}}}}},
+		{"egress sidecar with an empty command and other env", `{"image": "x", "sidecars": [{"name": "egress", "image": "y", "command": [], "env": {"TZ": "UTC"}}]}`,
+			Definition{Sidecars: []Sidecar{{Name: "egress", Image: "y", Env: map[string]string{"TZ": "UTC"},
+				PidsLimit: DefaultPidsLimit, Limits: Limits{Memory: DefaultSidecarMemory, CPUs: DefaultSidecarCPUs}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			parent := tempDir(t)
+			dir := mkdir(t, parent, "defs")
+			mkdir(t, dir, "ws")
+			if err := os.Symlink("ws", filepath.Join(dir, "link")); err != nil {
+				t.Fatal(err)
+			}
 			file := writeFile(t, dir, "a.json", strings.ReplaceAll(tt.json, "DIR", dir))
-			got, err := Load(file, nil)
+			got, err := Load(file, Config{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := tt.want
-			want.Name, want.File, want.Image = "a", file, "x"
+			want.Name, want.File, want.Dir, want.Image = "a", file, dir, "x"
 			want.Attach = []string{"/bin/sh"}
 			want.Env = map[string]string{}
 			if want.PidsLimit == 0 {
 				want.PidsLimit = DefaultPidsLimit
 			}
-			want.Workspace = strings.ReplaceAll(want.Workspace, "DIR", dir)
+			if want.Limits == (Limits{}) {
+				want.Limits = Limits{Memory: DefaultMemory, CPUs: DefaultCPUs}
+			}
+			want.Workspace = strings.NewReplacer("DIR", dir, "PARENT", parent).Replace(want.Workspace)
 			if !reflect.DeepEqual(*got, want) {
 				t.Errorf("got  %#v\nwant %#v", *got, want)
 			}
@@ -147,13 +198,14 @@ func TestLoadErrors(t *testing.T) {
 		// strict keys
 		{"unknown key near", `{"imag": "x"}`, "imag", `unknown key; did you mean "image"?`},
 		{"unknown key case", `{"Image": "x"}`, "Image", `unknown key; did you mean "image"?`},
-		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add"},
-		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add"},
-		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add"},
+		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
+		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
+		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
 		{"unknown sidecar key", `{` + valid + `, "sidecars": [{"name": "a", "imgae": "x"}]}`, "sidecars[0].imgae", `unknown key; did you mean "image"?`},
+		{"unknown sidecar key far", `{` + valid + `, "sidecars": [{"name": "a", "privileged": true}]}`, "sidecars[0].privileged", `unknown key; the keys here are name, image, command, env, cap_add, pids_limit, memory, cpus`},
 		{"unknown egress key", `{` + valid + `, "egress": {"alow": []}}`, "egress.alow", `unknown key; did you mean "allow"?`},
 		{"unknown egress key far", `{` + valid + `, "egress": {"deny": []}}`, "egress.deny", `unknown key; the keys here are allow`},
-		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add"},
+		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
 		{"duplicate key", "{\"image\": \"a\",\n\"image\": \"b\"}", "image", "duplicate key (first given at line 1)"},
 		{"duplicate env key", "{" + valid + ",\n\"env\": {\n\"A\": \"1\",\n\"A\": \"2\"}}", "env.A", "duplicate key (first given at line 3)"},
 		{"duplicate unknown key", `{"x": 1, "x": 2}`, "x", "duplicate key (first given at line 1)"},
@@ -193,8 +245,9 @@ func TestLoadErrors(t *testing.T) {
 		{"pids_limit fraction", `{"image": "x", "pids_limit": 1.5}`, "pids_limit", `1.5 must be a whole number from 16 to 4194304`},
 		{"pids_limit small", `{"image": "x", "pids_limit": 1}`, "pids_limit", `1 must be a whole number from 16 to 4194304`},
 		{"pids_limit type", `{"image": "x", "pids_limit": "many"}`, "pids_limit", `must be a whole number, not a string`},
-		{"cap_add all", `{"image": "x", "cap_add": ["ALL"]}`, "cap_add[0]", `"ALL" is not a capability name (such as NET_BIND_SERVICE); ALL is not allowed`},
-		{"cap_add bad", `{"image": "x", "cap_add": ["NET_ADMIN", "net admin"]}`, "cap_add[1]", `"net admin" is not a capability name (such as NET_BIND_SERVICE); ALL is not allowed`},
+		{"cap_add all", `{"image": "x", "cap_add": ["ALL"]}`, "cap_add[0]", capReason("ALL")},
+		{"cap_add bad", `{"image": "x", "cap_add": ["CHOWN", "net admin"]}`, "cap_add[1]", capReason("net admin")},
+		{"cap_add type", `{"image": "x", "cap_add": "CHOWN"}`, "cap_add", "must be an array of strings, not a string"},
 		{"image too long", `{"image": "` + strings.Repeat("a", 256) + `"}`, "image", "must be at most 255 characters long"},
 
 		// NUL anywhere
@@ -236,9 +289,9 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := tempDir(t)
 			file := writeFile(t, dir, "a.json", strings.ReplaceAll(tt.json, "DIRNAME", filepath.Base(dir)))
-			def, err := Load(file, nil)
+			def, err := Load(file, Config{})
 			if def != nil {
 				t.Errorf("got a definition %+v", def)
 			}
@@ -250,51 +303,51 @@ func TestLoadErrors(t *testing.T) {
 func TestLoadLimits(t *testing.T) {
 	dir := t.TempDir()
 	ok := writeFile(t, dir, "ok.json", `{"image": "`+strings.Repeat("a", 255)+`", "egress": {"allow": ["*.`+strings.Repeat("a", 63)+`", "`+strings.Repeat("a.", 127)+`"]}}`)
-	if _, err := Load(ok, nil); err != nil {
+	if _, err := Load(ok, Config{}); err != nil {
 		t.Errorf("longest image, label and host: %v", err)
 	}
 	sixteen := writeFile(t, dir, "sixteen.json", `{"image": "x", "sidecars": [`+strings.TrimSuffix(strings.Repeat(`{"name": "s", "image": "x"},`, 16), ",")+`]}`)
-	if _, err := Load(sixteen, nil); err == nil || !strings.Contains(err.Error(), "sidecars[1].name") {
+	if _, err := Load(sixteen, Config{}); err == nil || !strings.Contains(err.Error(), "sidecars[1].name") {
 		t.Errorf("16 sidecars should pass the count check and fail on the duplicate name: %v", err)
 	}
 	padded := `{"image": "x"}` + strings.Repeat(" ", 1<<20-len(`{"image": "x"}`))
-	if _, err := Load(writeFile(t, dir, "max.json", padded), nil); err != nil {
+	if _, err := Load(writeFile(t, dir, "max.json", padded), Config{}); err != nil {
 		t.Errorf("1 MiB file: %v", err)
 	}
 	big := writeFile(t, dir, "big.json", padded+" ")
-	_, err := Load(big, nil)
+	_, err := Load(big, Config{})
 	checkError(t, err, big, "", "is larger than 1 MiB")
 }
 
 func TestLoadFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "missing.json")
-	_, err := Load(missing, nil)
+	_, err := Load(missing, Config{})
 	checkError(t, err, missing, "", "no such file")
 
 	isDir := filepath.Join(dir, "d.json")
 	if err := os.Mkdir(isDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Load(isDir, nil)
+	_, err = Load(isDir, Config{})
 	checkError(t, err, isDir, "", "is a directory, not a definition file")
 
 	fifo := filepath.Join(dir, "fifo.json")
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
 		t.Skip("no FIFOs here:", err)
 	}
-	_, err = Load(fifo, nil)
+	_, err = Load(fifo, Config{})
 	checkError(t, err, fifo, "", "is not a regular file")
 }
 
 func TestLoadRelativePath(t *testing.T) {
-	dir := t.TempDir()
+	dir := tempDir(t)
 	if err := os.Mkdir(filepath.Join(dir, "defs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, dir, "defs/my-agent.json", `{"image": "x", "workspace": ".."}`)
 	t.Chdir(dir)
-	def, err := Load("defs/my-agent.json", nil)
+	def, err := Load("defs/my-agent.json", Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,24 +360,24 @@ func TestLoadNames(t *testing.T) {
 	dir := t.TempDir()
 	const rule = `agent names are 1 to 56 characters of a-z, 0-9 and "-", not starting with "-"`
 	for _, ref := range []string{"", "Reviewer", "-a", "a\tb", "a\nb", "a_b", strings.Repeat("a", 57)} {
-		_, err := Load(ref, []string{dir})
+		_, err := Load(ref, Config{SearchPath: []string{dir}})
 		checkError(t, err, ref, "", "not a valid agent name: "+rule)
 	}
 	for _, ref := range []string{"a/b", "..", "../x", "x.JSON"} {
-		_, err := Load(ref, []string{dir})
+		_, err := Load(ref, Config{SearchPath: []string{dir}})
 		checkError(t, err, ref, "", "not a valid agent name: "+rule+`; to load a file, give a path ending in ".json"`)
 	}
 	for _, ref := range []string{"My Agent.json", dir + "/-x.json", dir + "/.json", dir + "/a_b.json"} {
 		name := strings.TrimSuffix(filepath.Base(ref), ".json")
-		_, err := Load(ref, []string{dir})
+		_, err := Load(ref, Config{SearchPath: []string{dir}})
 		checkError(t, err, ref, "", `the file name gives the agent name "`+name+`", which is not allowed: `+rule)
 	}
 	longest := strings.Repeat("a", 56)
 	writeFile(t, dir, longest+".json", `{"image": "x"}`)
-	if def, err := Load(longest, []string{dir}); err != nil || def.Name != longest {
+	if def, err := Load(longest, Config{SearchPath: []string{dir}}); err != nil || def.Name != longest {
 		t.Errorf("56-character name: %v", err)
 	}
-	if def, err := Load(filepath.Join(dir, longest+".json"), nil); err != nil || def.Name != longest {
+	if def, err := Load(filepath.Join(dir, longest+".json"), Config{}); err != nil || def.Name != longest {
 		t.Errorf("56-character file name: %v", err)
 	}
 }
@@ -339,7 +392,7 @@ func TestLoadSearch(t *testing.T) {
 	path := []string{notDir, empty, first, second}
 
 	for name, image := range map[string]string{"a": "first", "b": "b"} {
-		def, err := Load(name, path)
+		def, err := Load(name, Config{SearchPath: path})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -348,16 +401,16 @@ func TestLoadSearch(t *testing.T) {
 		}
 	}
 
-	_, err := Load("bad", path)
+	_, err := Load("bad", Config{SearchPath: path})
 	checkError(t, err, filepath.Join(second, "bad.json"), "image", "must be a string, not a number")
 
-	_, err = Load("nope", path)
+	_, err = Load("nope", Config{SearchPath: path})
 	checkError(t, err, "nope", "", "no definition nope.json in "+strings.Join(path, ", ")+"; available agents: a, b, bad")
 
-	_, err = Load("nope", []string{empty})
+	_, err = Load("nope", Config{SearchPath: []string{empty}})
 	checkError(t, err, "nope", "", "no definition nope.json in "+empty)
 
-	_, err = Load("nope", nil)
+	_, err = Load("nope", Config{})
 	checkError(t, err, "nope", "", "no definition nope.json: the search path is empty (set BOTTLE_AGENT_PATH)")
 }
 
@@ -384,24 +437,30 @@ func TestNames(t *testing.T) {
 	}
 }
 
-func TestSearchPath(t *testing.T) {
+func TestConfigFromEnv(t *testing.T) {
 	tests := []struct {
 		name string
 		env  map[string]string
-		want []string
+		want Config
 	}{
-		{"agent path", map[string]string{"BOTTLE_AGENT_PATH": "/a::b:", "XDG_CONFIG_HOME": "/x", "HOME": "/h"}, []string{"/a", "b"}},
-		{"agent path of empty entries", map[string]string{"BOTTLE_AGENT_PATH": "::", "HOME": "/h"}, nil},
-		{"XDG", map[string]string{"XDG_CONFIG_HOME": "/x", "HOME": "/h"}, []string{"./.bottle/agents", "/x/bottle/agents"}},
-		{"HOME", map[string]string{"HOME": "/h"}, []string{"./.bottle/agents", "/h/.config/bottle/agents"}},
-		{"relative XDG is ignored", map[string]string{"XDG_CONFIG_HOME": "x", "HOME": "/h"}, []string{"./.bottle/agents", "/h/.config/bottle/agents"}},
-		{"neither", map[string]string{}, []string{"./.bottle/agents"}},
+		{"agent path", map[string]string{"BOTTLE_AGENT_PATH": "/a::b:", "XDG_CONFIG_HOME": "/x", "XDG_STATE_HOME": "/s", "HOME": "/h"},
+			Config{SearchPath: []string{"/a", "b"}, Home: "/h", ConfigDir: "/x/bottle", StateDir: "/s/bottle"}},
+		{"agent path of empty entries", map[string]string{"BOTTLE_AGENT_PATH": "::", "HOME": "/h"},
+			Config{Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle"}},
+		{"XDG", map[string]string{"XDG_CONFIG_HOME": "/x", "XDG_STATE_HOME": "/s/", "HOME": "/h"},
+			Config{SearchPath: []string{"/x/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/x/bottle", StateDir: "/s/bottle"}},
+		{"HOME", map[string]string{"HOME": "/h/"},
+			Config{SearchPath: []string{"/h/.config/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle"}},
+		{"relative XDG is ignored", map[string]string{"XDG_CONFIG_HOME": "x", "XDG_STATE_HOME": "s", "HOME": "/h"},
+			Config{SearchPath: []string{"/h/.config/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle"}},
+		{"relative HOME is ignored", map[string]string{"HOME": "h"}, Config{SearchPath: []string{"./.bottle/agents"}}},
+		{"neither", map[string]string{}, Config{SearchPath: []string{"./.bottle/agents"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := SearchPath(func(key string) string { return tt.env[key] })
+			got := ConfigFromEnv(func(key string) string { return tt.env[key] })
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %q, want %q", got, tt.want)
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}
@@ -431,7 +490,8 @@ func hasControl(s string) bool {
 func FuzzLoad(f *testing.F) {
 	for _, seed := range []string{
 		fullDefinition,
-		`{"image": "x", "workspace": "."}`,
+		`{"image": "x", "workspace": "ws"}`,
+		`{"image": "x", "memory": "1.5g", "cpus": 0.5, "sidecars": [{"name": "egress", "image": "y", "cap_add": ["KILL"]}]}`,
 		`{"image": "x", "sidecars": [{"name": "a", "image": "y", "env": {"A": "1"}}], "egress": {"allow": ["*.A.com."]}}`,
 		`{"image": "x", "image": "y"}`,
 		`{"image": [[[[]]]]}`,
@@ -443,16 +503,14 @@ func FuzzLoad(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	dir := f.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "ws"), 0o755); err != nil {
-		f.Fatal(err)
-	}
+	dir := tempDir(f)
+	mkdir(f, dir, "ws")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file := filepath.Join(dir, "fuzz.json")
 		if err := os.WriteFile(file, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		def, err := Load(file, nil)
+		def, err := Load(file, Config{})
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || def != nil {
@@ -463,17 +521,25 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		if def.Image == "" || len(def.Attach) == 0 || def.Env == nil || def.Name != "fuzz" {
+		if def.Image == "" || len(def.Attach) == 0 || def.Env == nil || def.Name != "fuzz" || def.Memory < minMemory || def.CPUs < minCPUs {
 			t.Fatalf("defaults not applied: %+v", def)
+		}
+		if def.Workspace == dir {
+			t.Fatalf("the definition's own directory became the workspace")
 		}
 		labels := []string{def.Image, def.Workdir}
 		for _, s := range def.Sidecars {
-			if s.Env == nil || s.Image == "" || !sidecarNameRE().MatchString(s.Name) {
+			if s.Env == nil || s.Image == "" || !sidecarNameRE().MatchString(s.Name) || s.PidsLimit == 0 || s.Memory == 0 || s.CPUs == 0 {
 				t.Fatalf("bad sidecar %+v", s)
 			}
 			labels = append(labels, s.Name, s.Image)
 		}
 		labels = append(labels, def.Egress.Allow...)
+		for _, c := range append(def.CapAdd, capsOfSidecars(def)...) {
+			if !slices.Contains(SafeCapabilities, c) {
+				t.Fatalf("capability %q let through", c)
+			}
+		}
 		for _, label := range labels {
 			if hasControl(label) {
 				t.Fatalf("control character in %q", label)
@@ -488,4 +554,16 @@ func egressReason(entry string) string {
 		panic(entry + " is a valid pattern")
 	}
 	return err.Error()
+}
+
+func capsOfSidecars(def *Definition) []string {
+	var caps []string
+	for _, s := range def.Sidecars {
+		caps = append(caps, s.CapAdd...)
+	}
+	return caps
+}
+
+func capReason(given string) string {
+	return `"` + given + `" is not allowed: a bottle may be given back only AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, NET_BIND_SERVICE, SETGID, SETPCAP, SETUID, SYS_CHROOT, which cannot break out of a container`
 }

@@ -26,18 +26,25 @@ var command = cli.Command{
 	Usage: "[--backend NAME] [--name SLUG] [--label KEY=VALUE]... [--json] AGENT",
 	Description: "Starts the agent defined by AGENT.json (found in the directories of BOTTLE_AGENT_PATH) " +
 		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +
+		"A definition found through the current directory (./.bottle/agents) is used only once " +
+		"you have read it and trusted that very file with bottle-trust; a changed file must be trusted again. " +
 		"The backend is --backend, else BOTTLE_BACKEND, else docker. " +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
-		"2 on bad usage or a bad agent definition, 130 or 143 when interrupted (after cleaning up). " +
+		"2 on bad usage or a bad or untrusted agent definition, 130 or 143 when interrupted (after cleaning up). " +
 		"When stderr is a terminal it shows each step while it works.",
 	Epilog: `Environment:
   BOTTLE_BACKEND    the backend when --backend is not given (default docker)
-  BOTTLE_AGENT_PATH colon-separated directories holding AGENT.json
-                    (default ./.bottle/agents, then $XDG_CONFIG_HOME/bottle/agents)
+  BOTTLE_AGENT_PATH colon-separated directories holding AGENT.json (default
+                    $XDG_CONFIG_HOME/bottle/agents, then ./.bottle/agents);
+                    what a relative one holds needs bottle-trust
+  XDG_CONFIG_HOME   holds bottle/agents, your own definitions (default ~/.config)
+  XDG_STATE_HOME    holds bottle/trusted.json, the trust store of bottle-trust
+                    (default ~/.local/state)
   BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
 ` + cli.BackendEnvironment + `
 Examples:
   bottle-start reviewer
+  bottle-trust reviewer && bottle-start reviewer   # a repository's .bottle/agents/reviewer.json, once read
   bottle-start --backend=docker ./agents/reviewer.json
   bottle-start --name review-pr-42 reviewer | bottle-attach
 `,
@@ -81,7 +88,7 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	def, err := agentdef.Load(rest[0], agentdef.SearchPath(os.Getenv))
+	def, err := agentdef.Load(rest[0], agentdef.ConfigFromEnv(os.Getenv))
 	if err != nil {
 		return err
 	}

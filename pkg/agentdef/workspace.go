@@ -1,0 +1,141 @@
+package agentdef
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// systemTrees are the host directories that no bottle may mount, nor any
+// directory above or below them: the host's configuration, the kernel's and
+// the devices' interfaces, the runtime sockets (the Docker Engine's among
+// them), Docker's default data root, where every container's files lie, and
+// the programs and libraries the host runs, as root too.
+var systemTrees = []string{
+	"/etc", "/proc", "/sys", "/dev", "/run", "/var/run", "/var/lib/docker",
+	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/boot",
+}
+
+// workspace reads the workspace key: a directory, relative to the one the
+// definition was found in, resolved through symlinks so that a link cannot
+// carry a refused directory in under another name.
+func (l *loader) workspace(at string, v any) (string, error) {
+	s, err := l.stringValue(at, v)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", l.fail(at, "must not be empty; leave it out for no workspace")
+	}
+	if !filepath.IsAbs(s) {
+		s = filepath.Join(l.dir, s)
+	}
+	s = filepath.Clean(s)
+	info, err := os.Stat(s)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", l.fail(at, fmt.Sprintf("directory %q does not exist", s))
+	case err != nil:
+		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
+	case !info.IsDir():
+		return "", l.fail(at, fmt.Sprintf("%q is not a directory", s))
+	}
+	real, err := filepath.EvalSymlinks(s)
+	if err != nil {
+		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
+	}
+	if err := l.checkWorkspace(real); err != nil {
+		return "", l.fail(at, err.Error())
+	}
+	return real, nil
+}
+
+// checkWorkspace refuses the directories whose mount would let the agent
+// out of its bottle or let it rewrite its own policy.
+func (l *loader) checkWorkspace(dir string) error {
+	if dir == "/" {
+		return errors.New(`"/" is the host's whole file system, which no bottle may mount`)
+	}
+	if home := l.cfg.Home; home != "" {
+		for _, h := range resolved(home) {
+			if dir == h {
+				return fmt.Errorf("%q is your home directory, which no bottle may mount; use a project directory inside it", dir)
+			}
+			if within(h, dir) {
+				return fmt.Errorf("%q contains your home directory, which no bottle may mount; use a project directory inside it", dir)
+			}
+		}
+	}
+	if err := CheckWorkspace(dir); err != nil {
+		return err
+	}
+	// A bottle that could write bottle's own directories could add
+	// definitions that need no trust, or trust its own.
+	for _, own := range []struct{ dir, what string }{
+		{l.cfg.ConfigDir, "bottle's configuration"},
+		{l.cfg.StateDir, "bottle's trust store"},
+	} {
+		if own.dir != "" {
+			if err := checkTree(dir, own.dir, " ("+own.what+")"); err != nil {
+				return err
+			}
+		}
+	}
+	if dir == l.defDir {
+		return fmt.Errorf("%q is the directory of the definition itself, which the agent could then rewrite; move the definition into a subdirectory of the workspace or out of it", dir)
+	}
+	return nil
+}
+
+// CheckWorkspace refuses dir, an absolute directory with symlinks resolved,
+// when it is, contains or lies inside one of the host's system directories
+// (/etc, /proc, /sys, /dev, /run, /var/run, /var/lib/docker, /usr, /bin,
+// /sbin, /lib, /lib32, /lib64, /libx32, /boot) or one of forbidden, each
+// resolved through symlinks too when it exists. Load has
+// checked every workspace this way; a backend adds the directories of its
+// own engine, such as the Docker Engine's real data root and socket's
+// directory. The error is one line without the key, for the caller to name.
+func CheckWorkspace(dir string, forbidden ...string) error {
+	for _, tree := range slices.Concat(systemTrees, forbidden) {
+		if err := checkTree(dir, tree, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkTree refuses dir when it is tree, contains it or lies inside it;
+// what says what the tree is, for the message.
+func checkTree(dir, tree, what string) error {
+	for _, t := range resolved(tree) {
+		switch {
+		case dir == t:
+			return fmt.Errorf("%q is %s%s, which no bottle may mount", dir, t, what)
+		case within(t, dir):
+			return fmt.Errorf("%q contains %s%s, which no bottle may mount", dir, t, what)
+		case within(dir, t):
+			return fmt.Errorf("%q lies inside %s%s, which no bottle may mount", dir, t, what)
+		}
+	}
+	return nil
+}
+
+// resolved returns dir cleaned and, when that differs, with its symlinks
+// resolved: /var/run is often a link to /run, a home directory a link too.
+func resolved(dir string) []string {
+	dir = filepath.Clean(dir)
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+		return []string{dir, real}
+	}
+	return []string{dir}
+}
+
+// within says whether path lies strictly inside dir.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
