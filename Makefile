@@ -29,7 +29,7 @@ images: deps build
 	$(GO) run ./examples/images $(BIN)/bottle-egress
 
 demo: deps build images
-	BOTTLE_AGENT_PATH=examples/agents $(BIN)/bottle-start reviewer
+	$(BIN)/bottle-start examples/agents/reviewer.json
 	$(BIN)/bottle-ls
 
 # -count=1: the end-to-end tests exercise the Docker Engine, whose state

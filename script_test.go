@@ -7,7 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,21 +206,24 @@ func TestScripts(t *testing.T) {
 		},
 		Condition: dockerCondition,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":             cmdExits,
-			"dead-socket":       cmdDeadSocket,
-			"hung-socket":       cmdHungSocket,
-			"mkfile":            cmdMkfile,
-			"smolvm-machines":   cmdSmolvmMachines,
-			"envsubst":          cmdEnvsubst,
-			"docker-objects":    cmdDockerObjects,
-			"docker-create":     cmdDockerCreate,
-			"docker-rm":         cmdDockerRm,
-			"docker-stop":       cmdDockerStop,
-			"docker-exec":       cmdDockerExec,
-			"docker-network":    cmdDockerNetwork,
-			"docker-network-rm": cmdDockerNetworkRm,
-			"docker-logs":       cmdDockerLogs,
-			"docker-server":     cmdDockerServer,
+			"exits":              cmdExits,
+			"dead-socket":        cmdDeadSocket,
+			"hung-socket":        cmdHungSocket,
+			"mkfile":             cmdMkfile,
+			"smolvm-machines":    cmdSmolvmMachines,
+			"envsubst":           cmdEnvsubst,
+			"docker-objects":     cmdDockerObjects,
+			"docker-create":      cmdDockerCreate,
+			"docker-rm":          cmdDockerRm,
+			"docker-stop":        cmdDockerStop,
+			"docker-exec":        cmdDockerExec,
+			"docker-network":     cmdDockerNetwork,
+			"docker-network-rm":  cmdDockerNetworkRm,
+			"docker-logs":        cmdDockerLogs,
+			"docker-server":      cmdDockerServer,
+			"host-listen":        cmdHostListen,
+			"docker-confinement": cmdDockerConfinement,
+			"host-addrs":         cmdHostAddrs,
 		},
 	})
 }
@@ -401,16 +406,23 @@ func bottleLabels(labels map[string]string) string {
 	return strings.Join(kv, " ")
 }
 
-// docker-create NAME [KEY=VALUE...]: creates and starts a container of the
-// test image the way a user would without the toolkit, with the run's label
-// and any labels given; a VALUE in double quotes is a Go string literal, for
-// values no script line can hold.
+// docker-create NAME [-net NETWORK] [KEY=VALUE...]: creates and starts a
+// container of the test image the way a user would without the toolkit
+// (on the Engine's default network, or on NETWORK), with the run's label
+// and any labels given; a VALUE in double quotes is a Go string literal,
+// for values no script line can hold.
 func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) == 0 {
-		ts.Fatalf("usage: docker-create NAME [KEY=VALUE...]")
+		ts.Fatalf("usage: docker-create NAME [-net NETWORK] [KEY=VALUE...]")
+	}
+	name, args := args[0], args[1:]
+	hc := &container.HostConfig{}
+	if len(args) >= 2 && args[0] == "-net" {
+		hc.NetworkMode = container.NetworkMode(args[1])
+		args = args[2:]
 	}
 	labels := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
-	for _, kv := range args[1:] {
+	for _, kv := range args {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(v, `"`) {
 			var err error
@@ -421,8 +433,9 @@ func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	c, ctx := mustEngine(ts), context.Background()
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name:   args[0],
-		Config: &container.Config{Image: testImage, Cmd: []string{"sleep", "infinity"}, Labels: labels},
+		Name:       name,
+		Config:     &container.Config{Image: testImage, Cmd: []string{"sleep", "infinity"}, Labels: labels},
+		HostConfig: hc,
 	})
 	ts.Check(err)
 	_, err = c.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
@@ -492,52 +505,181 @@ func cmdDockerLogs(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// docker-server NAME SLUG ALIAS...: stands in for the internet: a web
-// server of the test image answering "hello from the internet", on the
-// egress network of the agent SLUG under the aliases; $SERVER_IP is then
-// its address there.
+// docker-server [-inside] NAME SLUG ALIAS...: stands in for the internet:
+// a web server of the test image answering "hello from the internet" under
+// the aliases, on a network of its own in 198.18.0.0/15 (a range that, like
+// the internet's, is neither private nor the bottle's) to which the egress
+// sidecar of the agent SLUG is connected. With -inside the server sits on
+// the bottle's own egress network instead, as a host on the egress side
+// that the agent must not reach by name. $SERVER_IP (with -inside,
+// $SIDE_IP) is then its address.
 func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
+	inside := len(args) > 0 && args[0] == "-inside"
+	if inside {
+		args = args[1:]
+	}
 	if neg || len(args) < 3 {
-		ts.Fatalf("usage: docker-server NAME SLUG ALIAS...")
+		ts.Fatalf("usage: docker-server [-inside] NAME SLUG ALIAS...")
 	}
+	name, slug, aliases := args[0], args[1], args[2:]
 	c, ctx := mustEngine(ts), context.Background()
-	nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.
-		Add("label", "dev.bottle.slug="+args[1], "dev.bottle.network=egress")})
-	ts.Check(err)
-	if len(nets.Items) != 1 {
-		ts.Fatalf("agent %s has %d egress networks, want 1", args[1], len(nets.Items))
+	labels := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
+	var netID string
+	if inside {
+		nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.
+			Add("label", "dev.bottle.slug="+slug, "dev.bottle.network=egress")})
+		ts.Check(err)
+		if len(nets.Items) != 1 {
+			ts.Fatalf("agent %s has %d egress networks, want 1", slug, len(nets.Items))
+		}
+		netID = nets.Items[0].ID
+	} else {
+		netID = internetNetwork(ts, c, name, labels)
+		_, err := c.NetworkConnect(ctx, netID, client.NetworkConnectOptions{Container: slug + ".egress"})
+		ts.Check(err)
 	}
-	outside := nets.Items[0].ID
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: args[0],
+		Name: name,
 		Config: &container.Config{
 			Image:  testImage,
 			Cmd:    []string{"sh", "-c", "mkdir /www && echo hello from the internet > /www/index.html && exec httpd -f -p 80 -h /www"},
-			Labels: map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")},
+			Labels: labels,
 		},
-		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(outside)},
+		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(netID)},
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-			outside: {Aliases: args[2:]},
+			netID: {Aliases: aliases},
 		}},
 	})
 	ts.Check(err)
+	ts.Defer(func() { c.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{Force: true}) })
 	_, err = c.ContainerStart(ctx, res.ID, client.ContainerStartOptions{})
 	ts.Check(err)
 	info, err := c.ContainerInspect(ctx, res.ID, client.ContainerInspectOptions{})
 	ts.Check(err)
+	addr := "SERVER_IP"
+	if inside {
+		addr = "SIDE_IP"
+	}
 	for _, ep := range info.Container.NetworkSettings.Networks {
-		ts.Setenv("SERVER_IP", ep.IPAddress.String())
+		ts.Setenv(addr, ep.IPAddress.String())
 	}
 }
 
-// docker-network NAME: creates a network the way a user would without the
-// toolkit, with the run's labels.
-func cmdDockerNetwork(ts *testscript.TestScript, neg bool, args []string) {
+// internetNetwork makes the network of a stand-in internet server: a /28
+// drawn at random from 198.18.0.0/15, drawn again if another script's
+// overlaps it. It is removed when the script ends.
+func internetNetwork(ts *testscript.TestScript, c *client.Client, name string, labels map[string]string) string {
+	ctx := context.Background()
+	for range 16 {
+		var b [2]byte
+		rand.Read(b[:])
+		n := uint32(b[0])<<8 | uint32(b[1])
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18 + byte(n>>12&1), byte(n >> 4), byte(n << 4)}), 28)
+		res, err := c.NetworkCreate(ctx, "internet-"+name, client.NetworkCreateOptions{
+			Driver: "bridge",
+			Labels: labels,
+			IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
+		})
+		if err != nil && strings.Contains(err.Error(), "overlap") {
+			continue
+		}
+		ts.Check(err)
+		ts.Defer(func() { c.NetworkRemove(ctx, res.ID, client.NetworkRemoveOptions{}) })
+		return res.ID
+	}
+	ts.Fatalf("no free /28 in 198.18.0.0/15")
+	return ""
+}
+
+// docker-confinement CONTAINER: prints how the container is confined, as
+// the kernel sees its main process (read from the host's /proc, so that it
+// works for scratch images with no shell inside) and as the Engine was told:
+// one "key value" a line.
+func cmdDockerConfinement(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
-		ts.Fatalf("usage: docker-network NAME")
+		ts.Fatalf("usage: docker-confinement CONTAINER")
+	}
+	info, err := mustEngine(ts).ContainerInspect(context.Background(), args[0], client.ContainerInspectOptions{})
+	ts.Check(err)
+	ctr := info.Container
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", ctr.State.Pid))
+	ts.Check(err)
+	for line := range strings.Lines(string(status)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && slices.Contains([]string{"Uid", "CapEff", "CapPrm", "CapBnd", "NoNewPrivs"}, k) {
+			fmt.Fprintf(ts.Stdout(), "%s %s\n", k, strings.Join(strings.Fields(v), " "))
+		}
+	}
+	hc := ctr.HostConfig
+	pids := int64(0)
+	if hc.PidsLimit != nil {
+		pids = *hc.PidsLimit
+	}
+	fmt.Fprintf(ts.Stdout(), "User %s\nReadonlyRootfs %t\nPidsLimit %d\nMemory %d\nMemorySwap %d\nNanoCPUs %d\n",
+		ctr.Config.User, hc.ReadonlyRootfs, pids, hc.Memory, hc.MemorySwap, hc.NanoCPUs)
+}
+
+// host-listen: listens on every address of the host, as a careless
+// database or dev server does, until the script ends; $HOST_PORT is its
+// port. Whatever connects reads "hello from the host".
+func cmdHostListen(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: host-listen")
+	}
+	ln, err := net.Listen("tcp", ":0")
+	ts.Check(err)
+	ts.Defer(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "hello from the host\n")
+			c.Close()
+		}
+	}()
+	ts.Setenv("HOST_PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+}
+
+// host-addrs SLUG: sets $HOST_ADDRS to every IPv4 address an agent could
+// try to reach the host at: the gateways of the agent's networks and every
+// address of the host's own interfaces (docker0's, the bridges', eth0's).
+func cmdHostAddrs(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: host-addrs SLUG")
+	}
+	var addrs []string
+	nets, err := mustEngine(ts).NetworkList(context.Background(), client.NetworkListOptions{Filters: client.Filters{}.Add("label", "dev.bottle.slug="+args[0])})
+	ts.Check(err)
+	for _, n := range nets.Items {
+		for _, cfg := range n.IPAM.Config {
+			if cfg.Gateway.IsValid() {
+				addrs = append(addrs, cfg.Gateway.String())
+			}
+		}
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	ts.Check(err)
+	for _, a := range ifaddrs {
+		if ipnet, ok := a.(*net.IPNet); ok && ipnet.IP.To4() != nil && !ipnet.IP.IsLoopback() {
+			addrs = append(addrs, ipnet.IP.String())
+		}
+	}
+	if len(addrs) == 0 {
+		ts.Fatalf("found no address of the host")
+	}
+	ts.Setenv("HOST_ADDRS", strings.Join(addrs, " "))
+}
+
+// docker-network NAME [internal]: creates a network the way a user would
+// without the toolkit, with the run's labels; internal, as --internal.
+func cmdDockerNetwork(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 || len(args) == 2 && args[1] != "internal" {
+		ts.Fatalf("usage: docker-network NAME [internal]")
 	}
 	_, err := mustEngine(ts).NetworkCreate(context.Background(), args[0], client.NetworkCreateOptions{
-		Labels: map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")},
+		Internal: len(args) == 2,
+		Labels:   map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")},
 	})
 	ts.Check(err)
 }

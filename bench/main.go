@@ -241,7 +241,12 @@ func (h *harness) writeDefinition() error {
 		Sidecars  []sidecar         `json:"sidecars"`
 	}{
 		Image: h.def.image, Command: h.def.command, Attach: []string{"/bin/sh"}, Env: h.def.env,
-		Workdir: h.def.workdir, Workspace: ".",
+		Workdir: h.def.workdir, Workspace: "workspace",
+	}
+	// A workspace beside the definition, not its own directory, which no
+	// bottle may write.
+	if err := os.Mkdir(filepath.Join(h.dir, "workspace"), 0o755); err != nil {
+		return err
 	}
 	for i, name := range h.def.sidecars {
 		def.Sidecars = append(def.Sidecars, sidecar{Name: name, Image: h.def.image, Command: h.def.sideCmds[i]})

@@ -43,6 +43,15 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err != nil {
 		return agent.Agent{}, err
 	}
+	// Refused before anything is made: an Engine that would leave the
+	// host reachable, a workspace that holds the Engine itself.
+	isolation, err := hostIsolation(ctx, c)
+	if err != nil {
+		return agent.Agent{}, err
+	}
+	if err := checkWorkspace(ctx, c, def); err != nil {
+		return agent.Agent{}, err
+	}
 	common := objectLabels(slug, def.Name, services, labels)
 	made := &created{c: c}
 	defer func() {
@@ -59,13 +68,13 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	// what claims the slug.
 	name := slug + "." + nonce()
 	progress.Say(ctx, "creating the network of %s", slug)
-	inside, err := made.network(ctx, name, true, with(common, labelNetwork, networkInternal))
+	inside, err := made.network(ctx, name, true, isolation, with(common, labelNetwork, networkInternal))
 	if err != nil {
 		return agent.Agent{}, err
 	}
 	outside := ""
 	if hasEgress {
-		if outside, err = made.network(ctx, name+"."+EgressSidecar, false, with(common, labelNetwork, networkEgress)); err != nil {
+		if outside, err = made.network(ctx, name+"."+EgressSidecar, false, nil, with(common, labelNetwork, networkEgress)); err != nil {
 			return agent.Agent{}, err
 		}
 	}
@@ -87,7 +96,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		WorkingDir: def.Workdir,
 		User:       def.User,
 		Labels:     with(common, labelRole, roleAgent, labelAttach, string(attach)),
-	}, confined(def))
+	}, agentHostConfig(def))
 	if err != nil {
 		return agent.Agent{}, err
 	}
@@ -100,12 +109,20 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 			env = with(env, EnvEgressAllow, strings.Join(def.Egress.Allow, ","))
 		}
 		what := "sidecar " + s.Name
-		sidecarIDs[i], err = made.container(ctx, what, slug+"."+s.Name, inside, []string{s.Name}, &container.Config{
+		cfg := &container.Config{
 			Image:  s.Image,
 			Cmd:    s.Command,
 			Env:    envList(env),
 			Labels: with(common, labelRole, roleSidecar, labelSidecar, s.Name),
-		}, &container.HostConfig{})
+		}
+		hc := confined(s.CapAdd, s.PidsLimit, s.Limits)
+		if s.Name == EgressSidecar {
+			// The way out is the one sidecar with a route to the world:
+			// whatever its image says, it runs as nobody on a root it
+			// cannot change.
+			cfg.User, hc.ReadonlyRootfs = egressUser, true
+		}
+		sidecarIDs[i], err = made.container(ctx, what, slug+"."+s.Name, inside, []string{s.Name}, cfg, hc)
 		if err == nil && s.Name == EgressSidecar {
 			_, err = c.NetworkConnect(ctx, outside, client.NetworkConnectOptions{Container: sidecarIDs[i]})
 			if err != nil {
@@ -155,20 +172,33 @@ func withProxy(env map[string]string, services []string) map[string]string {
 		"NO_PROXY", noProxy, "no_proxy", noProxy)
 }
 
-// confined is the agent's host configuration: no capabilities but those the
-// definition gives back, no privilege gain through set-uid files, a bound
-// on processes, no host paths but the workspace, and optionally a read-only
-// root.
-func confined(def *agentdef.Definition) *container.HostConfig {
-	pids := int64(def.PidsLimit)
+// egressUser is who the egress sidecar runs as: nobody, whose files it
+// cannot have.
+const egressUser = "65534:65534"
+
+// confined is the host configuration every container of a bottle starts
+// from: no capabilities but those given back, no privilege gain through
+// set-uid files, and bounds on processes, memory (swap included) and CPU.
+func confined(capAdd []string, pidsLimit int, limits agentdef.Limits) *container.HostConfig {
+	pids := int64(pidsLimit)
 	hc := &container.HostConfig{
-		CapDrop:        []string{"ALL"},
-		CapAdd:         def.CapAdd,
-		SecurityOpt:    []string{"no-new-privileges"},
-		ReadonlyRootfs: def.ReadOnly,
-		Mounts:         workspaceMounts(def),
+		CapDrop:     []string{"ALL"},
+		CapAdd:      capAdd,
+		SecurityOpt: []string{"no-new-privileges"},
 	}
 	hc.PidsLimit = &pids
+	hc.Memory = limits.Memory
+	hc.MemorySwap = limits.Memory
+	hc.NanoCPUs = int64(limits.CPUs * 1e9)
+	return hc
+}
+
+// agentHostConfig confines the agent: as every container of the bottle, with
+// no host paths but its mounts, and optionally a read-only root.
+func agentHostConfig(def *agentdef.Definition) *container.HostConfig {
+	hc := confined(def.CapAdd, def.PidsLimit, def.Limits)
+	hc.ReadonlyRootfs = def.ReadOnly
+	hc.Mounts = mounts(def)
 	if def.ReadOnly {
 		hc.Tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev"}
 	}
@@ -184,8 +214,8 @@ type created struct {
 	networks   []string
 }
 
-func (m *created) network(ctx context.Context, name string, internal bool, labels map[string]string) (string, error) {
-	res, err := createNetwork(ctx, m.c, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, Labels: labels})
+func (m *created) network(ctx context.Context, name string, internal bool, options, labels map[string]string) (string, error) {
+	res, err := createNetwork(ctx, m.c, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, EnableIPv6: new(false), Options: options, Labels: labels})
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
 	}
@@ -239,11 +269,12 @@ func startContainer(ctx context.Context, c *client.Client, what, id string) erro
 	return nil
 }
 
-func workspaceMounts(def *agentdef.Definition) []mount.Mount {
-	if def.Workspace == "" {
-		return nil
+func mounts(def *agentdef.Definition) []mount.Mount {
+	var list []mount.Mount
+	for _, m := range def.Mounts() {
+		list = append(list, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
-	return []mount.Mount{{Type: mount.TypeBind, Source: def.Workspace, Target: def.Workdir}}
+	return list
 }
 
 func envList(env map[string]string) []string {
