@@ -8,12 +8,31 @@
 //     the shape `smolvm machine ls --json` prints; missing or empty means none.
 //   - SMOLVM_CALLS: file to which every invocation appends its arguments as
 //     one line.
-//   - SMOLVM_FAIL: comma-separated commands (version, ls, create, start, exec,
-//     stop, delete) that fail with exit status 1 without doing anything.
+//   - SMOLVM_FAIL: comma-separated commands (version, ls, status, create,
+//     start, exec, stop, delete) that fail with exit status 1 without doing
+//     anything.
 //   - SMOLVM_DELAY: a Go duration to sleep before doing anything.
 //
 // There are no VMs: a machine is an entry in the state file, and exec runs
-// its command on this host.
+// its command on this host. What a real machine would be made of is kept in
+// each entry under "stand_in", a key no smolvm prints, so that `machine ls
+// --json` and `machine status --name N --json` show it to tests:
+//   - reach: what the guest could reach, by the table of smolvm's launch
+//     plan: "none", "tsi-open" (--net alone: everything, no policy),
+//     "virtio-net-open" (-p, --network, or virtio-net without a policy:
+//     everything but the floor), or the policy itself, "allow-host H...
+//     allow-cidr C...".
+//   - create_env, boot_env: SMOLVM_EGRESS_FLOOR, SMOLVM_SECCOMP and
+//     SMOLVM_LANDLOCK as they were set (unset ones left out) for the create
+//     and for the start that booted the machine, whose VM would run with them.
+//   - env, workdir, volumes: create's -e, -w and -v as given.
+//
+// create makes smolvm's refusals: a --allow-host with a port, one that does
+// not resolve, a policy or published ports on --net-backend tsi, a -v whose
+// HOST is not an existing directory or is a protected system path, a GUEST
+// given twice, fewer than 1 vCPU or 64 MiB. Resolution is modelled: IP
+// addresses and well-formed host names resolve, but not names under the
+// reserved top-level domain "invalid" (RFC 6761), nor "*.x".
 package smolvmfake
 
 import (
@@ -179,13 +198,20 @@ var commands = map[string]command{
 		labelOpt,
 		envOpt,
 		workdirOpt,
-		{long: "volume", short: 'v', value: "HOST:GUEST[:ro]", multi: true},
+		{long: "volume", short: 'v', value: "HOST:GUEST[:ro|:rw]", multi: true},
+		{long: "port", short: 'p', value: "HOST:GUEST", multi: true},
 		{long: "net"},
 		{long: "allow-host", value: "HOSTNAME", multi: true},
+		{long: "allow-cidr", value: "CIDR", multi: true},
+		{long: "outbound-localhost-only"},
+		{long: "net-backend", value: "NET_BACKEND"},
+		{long: "dns", value: "IP"},
+		{long: "network", value: "NAME"},
 		{long: "cpus", value: "N"},
 		{long: "mem", value: "MiB"},
 	}, required: []string{"name", "image"}, command: true, run: create},
-	"start": {opts: []opt{nameOpt}, required: []string{"name"}, run: start},
+	"start":  {opts: []opt{nameOpt}, required: []string{"name"}, run: start},
+	"status": {opts: []opt{nameOpt, {long: "json"}}, run: status},
 	// smolvm's exec has --name but no -n.
 	"exec": {opts: []opt{
 		{long: "name", value: "NAME"},
@@ -396,12 +422,32 @@ type machine struct {
 	StandIn                standIn           `json:"stand_in"`
 }
 
-// standIn is what create was told that ls has no field for.
+// standIn is what the stand-in keeps of a machine that ls has no field
+// for, under a key of its own that no smolvm prints (see the package
+// documentation).
 type standIn struct {
-	Env        []string `json:"env"`
-	Workdir    *string  `json:"workdir"`
-	Volumes    []string `json:"volumes"`
-	AllowHosts []string `json:"allow_hosts"`
+	Env       []string          `json:"env"`
+	Workdir   *string           `json:"workdir"`
+	Volumes   []string          `json:"volumes"`
+	Reach     string            `json:"reach"`
+	CreateEnv map[string]string `json:"create_env"`
+	BootEnv   map[string]string `json:"boot_env"` // null until the first boot
+}
+
+// hardeningVars are the variables of smolvm's caller that decide how
+// confined a machine is: the egress floor its network applies, and the
+// syscall and file system confinement of its VMM.
+var hardeningVars = []string{"SMOLVM_EGRESS_FLOOR", "SMOLVM_SECCOMP", "SMOLVM_LANDLOCK"}
+
+// hardeningEnv returns those of hardeningVars that are set, with their values.
+func hardeningEnv() map[string]string {
+	env := map[string]string{}
+	for _, k := range hardeningVars {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 func create(c *call) int {
@@ -411,19 +457,19 @@ func create(c *call) int {
 	m := machine{
 		Name:          c.flag("name"),
 		State:         "created",
-		CPUs:          1,
-		MemoryMiB:     512,
+		CPUs:          4, // smolvm's defaults when no size is given
+		MemoryMiB:     8192,
 		Mounts:        len(c.flags["volume"]),
+		Ports:         len(c.flags["port"]),
 		CreatedAt:     time.Now().Unix(),
 		Image:         c.flag("image"),
 		Labels:        map[string]string{},
 		RestartPolicy: "never",
-		Network:       c.has("net"),
 		StandIn: standIn{
 			// Non-nil, so that "none" reads [] rather than null.
-			Env:        append([]string{}, c.flags["env"]...),
-			Volumes:    append([]string{}, c.flags["volume"]...),
-			AllowHosts: append([]string{}, c.flags["allow-host"]...),
+			Env:       append([]string{}, c.flags["env"]...),
+			Volumes:   append([]string{}, c.flags["volume"]...),
+			CreateEnv: hardeningEnv(),
 		},
 	}
 	if len(c.command) > 0 {
@@ -453,6 +499,23 @@ func create(c *call) int {
 		}
 		*n.dst = v
 	}
+	if !c.networkValues() {
+		return 2
+	}
+	reach, stored, err := c.reach()
+	if err != nil {
+		return c.fail(err)
+	}
+	m.StandIn.Reach, m.Network = reach, stored
+	if err := checkVolumes(c.flags["volume"]); err != nil {
+		return c.fail(err)
+	}
+	if err := checkSize(m.CPUs, m.MemoryMiB, c.stderr); err != nil {
+		return c.fail(err)
+	}
+	if err := c.checkNetwork(reach); err != nil {
+		return c.fail(err)
+	}
 	raw, err := json.Marshal(m)
 	if err != nil {
 		return c.fail(err)
@@ -469,12 +532,53 @@ func create(c *call) int {
 	return 0
 }
 
+// start boots the machine: it records the hardening variables in force,
+// as the VM's would be. A running machine is left as it is, booted as it was.
 func start(c *call) int {
 	return c.change(func(ms []json.RawMessage, i int) ([]json.RawMessage, error) {
+		if gjson.GetBytes(ms[i], "state").String() == "running" {
+			fmt.Fprintf(c.stdout, "Machine '%s' already running (PID: %s)\n", c.flag("name"), gjson.GetBytes(ms[i], "pid").Raw)
+			return ms, nil
+		}
+		env, err := json.Marshal(hardeningEnv())
+		if err != nil {
+			return nil, err
+		}
+		standIn := "{}"
+		if s := gjson.GetBytes(ms[i], "stand_in"); s.IsObject() {
+			standIn = s.Raw
+		}
+		ms[i] = setField(ms[i], "stand_in", string(setField(json.RawMessage(standIn), "boot_env", string(env))))
 		// A pid is all a running machine needs here; the stand-in's own will do.
 		ms[i] = setField(setField(ms[i], "state", `"running"`), "pid", strconv.Itoa(os.Getpid()))
 		return ms, nil
 	})
+}
+
+// status prints one machine, as one entry of `machine ls --json` or, without
+// --json, as a line of its table.
+func status(c *call) int {
+	name := c.flag("name")
+	if name == "" {
+		name = "default"
+	}
+	ms, err := load(c.state)
+	if err != nil {
+		return c.fail(err)
+	}
+	i := find(ms, name)
+	if i < 0 {
+		return c.fail(fmt.Errorf("config operation failed: machine status: machine '%s' not found", name))
+	}
+	if !c.has("json") {
+		fmt.Fprintf(c.stdout, "%s\t%s\n", name, gjson.GetBytes(ms[i], "state"))
+		return 0
+	}
+	var out bytes.Buffer
+	json.Indent(&out, ms[i], "", "  ")
+	out.WriteByte('\n')
+	c.stdout.Write(out.Bytes())
+	return 0
 }
 
 func stop(c *call) int {
@@ -631,11 +735,15 @@ func find(ms []json.RawMessage, name string) int {
 
 // setField returns object m with key set to the JSON value val, in place of
 // the old value if there is one, else added at the end; other bytes stay as
-// they are. m has at least a name, so an added field follows another.
+// they are.
 func setField(m json.RawMessage, key, val string) json.RawMessage {
 	if old := gjson.GetBytes(m, key); old.Exists() {
 		return slices.Concat(m[:old.Index], []byte(val), m[old.Index+len(old.Raw):])
 	}
 	end := bytes.LastIndexByte(m, '}')
-	return slices.Concat(m[:end], []byte(","+strconv.Quote(key)+":"+val), m[end:])
+	field := strconv.Quote(key) + ":" + val
+	if len(bytes.TrimSpace(m[bytes.IndexByte(m, '{')+1:end])) > 0 {
+		field = "," + field
+	}
+	return slices.Concat(m[:end], []byte(field), m[end:])
 }

@@ -21,6 +21,10 @@ func setup(t *testing.T) (state, calls string) {
 	t.Setenv("SMOLVM_CALLS", calls)
 	t.Setenv("SMOLVM_FAIL", "")
 	t.Setenv("SMOLVM_DELAY", "")
+	for _, k := range hardeningVars {
+		t.Setenv(k, "") // and restored after the test
+		os.Unsetenv(k)
+	}
 	return state, calls
 }
 
@@ -72,9 +76,10 @@ var specFields = strings.Fields(`name state cpus memory_mib pid mounts ports cre
 
 func TestRoundTrip(t *testing.T) {
 	setup(t)
+	h, h2 := t.TempDir(), t.TempDir()
 	must(t, "machine", "create", "--name", "a", "--image=bottle-bundle:latest",
 		"--label", "dev.bottle.agent=reviewer", "--label=dev.bottle.services=", "-e", "X=1", "-eY=2",
-		"-w", "/work", "-v", "/h:/g:ro", "-v", "/h2:/g2", "--net", "--allow-host", "example.com",
+		"-w", "/work", "-v", h+":/g:ro", "-v", h2+":/g2", "--net", "--allow-host", "example.com",
 		"--cpus", "2", "--mem", "2048", "--", "sleep", "infinity")
 	must(t, "machine", "create", "--name", "b", "--image", "alpine")
 
@@ -91,7 +96,8 @@ func TestRoundTrip(t *testing.T) {
 		"restart_policy": "never", "storage_gb": nil, "gpu": false,
 		"labels": map[string]any{"dev.bottle.agent": "reviewer", "dev.bottle.services": ""},
 		"stand_in": map[string]any{"env": []any{"X=1", "Y=2"}, "workdir": "/work",
-			"volumes": []any{"/h:/g:ro", "/h2:/g2"}, "allow_hosts": []any{"example.com"}},
+			"volumes": []any{h + ":/g:ro", h2 + ":/g2"}, "reach": "allow-host example.com",
+			"create_env": map[string]any{}, "boot_env": nil},
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(a[k], v) {
@@ -99,8 +105,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 	}
 	want = map[string]any{
-		"cpus": 1.0, "memory_mib": 512.0, "cmd": nil, "labels": map[string]any{}, "network": false, "mounts": 0.0,
-		"stand_in": map[string]any{"env": []any{}, "workdir": nil, "volumes": []any{}, "allow_hosts": []any{}},
+		"cpus": 4.0, "memory_mib": 8192.0, "cmd": nil, "labels": map[string]any{}, "network": false, "mounts": 0.0,
+		"stand_in": map[string]any{"env": []any{}, "workdir": nil, "volumes": []any{}, "reach": "none",
+			"create_env": map[string]any{}, "boot_env": nil},
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(b[k], v) {
@@ -345,4 +352,146 @@ func TestConcurrentCreates(t *testing.T) {
 	if left, _ := filepath.Glob(state + ".*.tmp"); len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
+}
+
+// standInOf returns what the stand-in keeps of machine name beyond ls's fields.
+func standInOf(t *testing.T, name string) map[string]any {
+	t.Helper()
+	m, ok := ls(t)[name]
+	if !ok {
+		t.Fatalf("no machine %s", name)
+	}
+	return m["stand_in"].(map[string]any)
+}
+
+// The launch plan's table: which flags give the guest what.
+func TestReach(t *testing.T) {
+	setup(t)
+	for i, tc := range []struct {
+		flags   []string
+		reach   string
+		network bool
+	}{
+		{nil, "none", false},
+		{[]string{"--net"}, "tsi-open", true},
+		{[]string{"--dns", "1.1.1.1"}, "tsi-open", true},
+		{[]string{"-p", "8080:80"}, "virtio-net-open", false},
+		{[]string{"--net", "-p", "8080"}, "virtio-net-open", true},
+		{[]string{"--net", "--net-backend", "virtio-net"}, "virtio-net-open", true},
+		{[]string{"--network", "lab"}, "virtio-net-open", true},
+		{[]string{"--allow-host", "api.example.com", "--allow-host", "192.0.2.7"}, "allow-host api.example.com 192.0.2.7", true},
+		{[]string{"--net", "--allow-host", "example.com", "--net-backend=virtio-net"}, "allow-host example.com", true},
+		{[]string{"--allow-cidr", "198.51.100.0/24", "--outbound-localhost-only"}, "allow-cidr 198.51.100.0/24 127.0.0.0/8 ::1/128", true},
+		{[]string{"--allow-host", "::1", "--allow-cidr", "203.0.113.9"}, "allow-host ::1 allow-cidr 203.0.113.9", true},
+	} {
+		name := fmt.Sprint("m", i)
+		must(t, append([]string{"machine", "create", "--name", name, "--image", "i"}, tc.flags...)...)
+		m := ls(t)[name]
+		if reach := m["stand_in"].(map[string]any)["reach"]; reach != tc.reach || m["network"] != tc.network {
+			t.Errorf("%q: reach %q, network %v; want %q, %v", tc.flags, reach, m["network"], tc.reach, tc.network)
+		}
+	}
+}
+
+func TestCreateRefusals(t *testing.T) {
+	state, _ := setup(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--allow-host", "api.example.com:443"},
+			"Error: config operation failed: --allow-host: invalid hostname 'api.example.com:443': port suffixes are not supported. Use the hostname only (all ports are allowed to resolved IPs).\n"},
+		{[]string{"--allow-host", "example.com", "--allow-host", "api.nowhere.invalid"},
+			"Error: config operation failed: --allow-host: failed to resolve 'api.nowhere.invalid': failed to lookup address information: Name or service not known\n"},
+		{[]string{"--allow-host", "*.example.com"}, "failed to resolve '*.example.com'"},
+		{[]string{"--allow-cidr", "10.0.0.0/33"}, "Error: config operation failed: --allow-cidr: invalid CIDR '10.0.0.0/33'\n"},
+		{[]string{"--net-backend", "tsi", "--allow-host", "example.com"},
+			"Error: config operation failed: egress: egress policy (--allow-cidr/--allow-host/--outbound-localhost-only) requires the virtio-net backend; TSI does not enforce it."},
+		{[]string{"--net-backend", "tsi", "--outbound-localhost-only"}, "egress policy"},
+		{[]string{"--net-backend", "tsi", "-p", "80"}, "published ports require the virtio-net backend"},
+		{[]string{"--net-backend", "virtio-net"}, "Error: config operation failed: --net-backend: --net-backend virtio-net requires --net\n"},
+		{[]string{"-p", "80", "-p", "80:81"}, "host port 80 is mapped more than once"},
+		{[]string{"-v", filepath.Join(dir, "none") + ":/g"}, "Error: mount source not found: " + filepath.Join(dir, "none") + "\n"},
+		{[]string{"-v", file + ":/g:ro"}, "source path on host must be a directory (virtiofs limitation): " + file + "\n"},
+		{[]string{"-v", dir + ":/g", "-v", dir + ":/g/:ro"}, "Error: mount operation failed: validate mounts: duplicate mount target: /g/ is specified more than once\n"},
+		{[]string{"-v", "/etc/ssl:/g"}, "source path on host is a protected system path and cannot be mounted: /etc/ssl\n"},
+		{[]string{"-v", "/:/g"}, "protected system path"},
+		{[]string{"-v", dir + ":g"}, "target path on guest should be an absolute directory: g\n"},
+		{[]string{"-v", dir}, "Error: invalid mount path: invalid format '" + dir + "' (expected host:guest[:ro|:rw])\n"},
+		{[]string{"-v", dir + ":/g:x:ro"}, "mount source not found: " + dir + ":/g"},
+		{[]string{"--cpus", "0"}, "Error: config operation failed: validate resources: CPU count must be at least 1\n"},
+		{[]string{"--mem", "63"}, "memory must be at least 64 MiB (got 63 MiB)"},
+	} {
+		expect(t, 1, tc.want, append([]string{"machine", "create", "--name", "a", "--image", "i"}, tc.flags...)...)
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("a refused create wrote the state")
+	}
+	for _, flags := range [][]string{
+		{"-p", "0"}, {"-p", "x:80"}, {"-p", "80:65536"}, {"--net-backend", "slirp"}, {"--dns", "::1"}, {"--dns", "dns.example"},
+	} {
+		if code, _, errOut := run("", append([]string{"machine", "create", "--name", "a", "--image", "i"}, flags...)...); code != 2 || !strings.HasPrefix(errOut, "error: invalid value ") {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error", flags, code, errOut)
+		}
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	setup(t)
+	colon := filepath.Join(t.TempDir(), "a:b")
+	os.Mkdir(colon, 0o755)
+	code, _, errOut := run("", "machine", "create", "--name", "a", "--image", "i",
+		"-v", colon+":/w", "-v", colon+":/w/x:ro", "-v", colon+":/w/y:rw", "--cpus", "17")
+	if code != 0 || errOut != "warning: requested 17 vCPUs but the hypervisor supports at most 16; the VM will run with 16 vCPUs\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if m := ls(t)["a"]; m["mounts"] != 3.0 || m["cpus"] != 17.0 {
+		t.Errorf("mounts %v, cpus %v", m["mounts"], m["cpus"])
+	}
+}
+
+// The hardening variables are recorded as each machine was created and
+// booted with them; a start of a running machine boots nothing.
+func TestBootEnv(t *testing.T) {
+	setup(t)
+	t.Setenv("SMOLVM_EGRESS_FLOOR", "strict")
+	must(t, "machine", "create", "--name", "a", "--image", "i")
+	t.Setenv("SMOLVM_SECCOMP", "enforce")
+	t.Setenv("SMOLVM_LANDLOCK", "enforce")
+	if got := standInOf(t, "a"); !reflect.DeepEqual(got["create_env"], map[string]any{"SMOLVM_EGRESS_FLOOR": "strict"}) || got["boot_env"] != nil {
+		t.Errorf("after create: %v", got)
+	}
+	must(t, "machine", "start", "--name", "a")
+	all := map[string]any{"SMOLVM_EGRESS_FLOOR": "strict", "SMOLVM_SECCOMP": "enforce", "SMOLVM_LANDLOCK": "enforce"}
+	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
+		t.Errorf("boot_env %v", got)
+	}
+	os.Unsetenv("SMOLVM_SECCOMP")
+	if out := must(t, "machine", "start", "--name", "a"); !strings.HasPrefix(out, "Machine 'a' already running (PID: ") {
+		t.Errorf("start of a running machine: %q", out)
+	}
+	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
+		t.Errorf("a start of a running machine changed boot_env to %v", got)
+	}
+	must(t, "machine", "stop", "--name", "a")
+	must(t, "machine", "start", "--name", "a")
+	delete(all, "SMOLVM_SECCOMP")
+	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
+		t.Errorf("boot_env after a boot without SMOLVM_SECCOMP: %v", got)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	state, _ := setup(t)
+	os.WriteFile(state, []byte(`[{"name":"default","state":"stopped"},{"name":"a","state":"running","labels":{}}]`), 0o644)
+	if out := must(t, "machine", "status", "--name", "a", "--json"); out != "{\n  \"name\": \"a\",\n  \"state\": \"running\",\n  \"labels\": {}\n}\n" {
+		t.Errorf("status --json: %q", out)
+	}
+	if out := must(t, "machine", "status"); out != "default\tstopped\n" {
+		t.Errorf("status: %q", out)
+	}
+	expect(t, 1, "Error: config operation failed: machine status: machine 'zz' not found\n", "machine", "status", "-n", "zz", "--json")
 }

@@ -57,16 +57,19 @@ func program() (string, error) {
 	return p, nil
 }
 
-// smolvm runs smolvm with args, each its own argv element, and returns its
-// stdout. A failure says what ran and carries smolvm's own stderr.
-func smolvm(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+// smolvm runs smolvm with args, each its own argv element, in the caller's
+// environment with env on top (a variable in env wins over the caller's),
+// and returns its stdout. A failure says what ran and carries smolvm's own
+// stderr.
+func smolvm(ctx context.Context, env []string, args ...string) ([]byte, error) {
 	path, err := program()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.CommandContext(ctx, path, args...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+	if env != nil {
+		// exec.Cmd uses the last value of a variable given twice.
+		cmd.Env = append(os.Environ(), env...)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,14 +32,14 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	progress.Say(ctx, "creating the machine %s", slug)
-	if _, err := smolvm(ctx, nil, args...); err != nil {
+	if _, err := smolvm(ctx, hardening, args...); err != nil {
 		if strings.Contains(err.Error(), "already exists") {
 			err = fmt.Errorf("the machine name %s is %w: %w", slug, agent.ErrSlugTaken, err)
 		}
 		return agent.Agent{}, err
 	}
 	progress.Say(ctx, "starting the machine %s", slug)
-	if _, err := smolvm(ctx, nil, "machine", "start", "--name", slug); err != nil {
+	if _, err := smolvm(ctx, hardening, "machine", "start", "--name", slug); err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		if _, derr := smolvm(cleanup, nil, "machine", "delete", "--name", slug, "-f"); derr != nil {
@@ -46,6 +49,28 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	}
 	return def.Running(b.Name(), slug), nil
 }
+
+// hardening is put in the environment of the smolvm processes that create
+// and start a machine: smolvm reads these from its caller, and a machine
+// started from the CLI has none of them unless they are exported.
+//   - SMOLVM_EGRESS_FLOOR=strict: the guest reaches no private, loopback or
+//     CGNAT address, even one an allowed name resolves to, as the docker
+//     egress proxy refuses them. An explicit floor wins over a
+//     SMOLVM_EGRESS_ALLOW_PRIVATE=1 the caller may have set.
+//   - SMOLVM_SECCOMP=enforce: the VMM runs under a syscall allowlist, and
+//     refuses to boot if it cannot install one.
+//   - SMOLVM_LANDLOCK=enforce: the VMM sees only system directories, its
+//     own data and the machine's mounts, so an escape from the guest into
+//     the VMM does not reach the rest of the host's files.
+//
+// The process that boots the VM is the one that start spawns; create boots
+// nothing, and gets the same environment so that no smolvm process that
+// decides about this machine runs without it.
+var hardening = []string{"SMOLVM_EGRESS_FLOOR=strict", "SMOLVM_SECCOMP=enforce", "SMOLVM_LANDLOCK=enforce"}
+
+// maxVCPUs is the most vCPUs the hypervisor runs; smolvm caps a larger
+// --cpus to it with a warning.
+const maxVCPUs = 16
 
 // createArgs builds `smolvm machine create`. Every value is its own argv
 // element; none can be read as a flag, because slugs, label keys, env keys,
@@ -75,23 +100,66 @@ func createArgs(slug string, def *agentdef.Definition, user map[string]string) (
 	if def.Workdir != "" {
 		args = append(args, "-w", def.Workdir)
 	}
-	if def.Workspace != "" {
-		if strings.Contains(def.Workspace, ":") || strings.Contains(def.Workdir, ":") {
-			return nil, fmt.Errorf("workspace %q or workdir %q holds a ':', which smolvm's -v HOST:GUEST cannot carry", def.Workspace, def.Workdir)
+	for _, m := range def.Mounts() {
+		// smolvm splits HOST:GUEST[:ro|:rw] from the right, so a HOST may
+		// hold a ':' but a GUEST may not.
+		if strings.Contains(m.Target, ":") {
+			return nil, fmt.Errorf("mount target %q holds a ':', which smolvm's -v HOST:GUEST cannot carry", m.Target)
 		}
-		args = append(args, "-v", def.Workspace+":"+def.Workdir)
+		spec := m.Source + ":" + m.Target
+		if m.ReadOnly {
+			spec += ":ro"
+		}
+		args = append(args, "-v", spec)
 	}
-	args = append(args, "--net")
-	for _, host := range def.Egress.Allow {
-		if strings.HasPrefix(host, "*.") || strings.Contains(host, ":") {
-			return nil, fmt.Errorf("egress.allow %q: smolvm's --allow-host takes exact hosts only, no wildcard patterns or ports", host)
-		}
+	cpus, mib := size(def.Limits)
+	args = append(args, "--cpus", strconv.Itoa(cpus), "--mem", strconv.FormatInt(mib, 10))
+	hosts, err := allowHosts(def.Egress.Allow)
+	if err != nil {
+		return nil, err
+	}
+	for _, host := range hosts {
 		args = append(args, "--allow-host", host)
 	}
 	if len(def.Command) > 0 {
 		args = append(append(args, "--"), def.Command...)
 	}
 	return args, nil
+}
+
+// size gives the machine's vCPUs and MiB of memory for the agent's limits.
+// smolvm takes whole vCPUs, so a fraction of a CPU is rounded up to the
+// next whole one (1.5 CPUs' worth of time on docker is 2 vCPUs here), and
+// at most maxVCPUs; memory is rounded up to a whole MiB. The sidecars are
+// daemons inside this machine and share its size: their own limits are
+// docker's.
+func size(l agentdef.Limits) (cpus int, mib int64) {
+	mib = l.Memory >> 20
+	if l.Memory&(1<<20-1) != 0 {
+		mib++
+	}
+	return min(int(math.Ceil(l.CPUs)), maxVCPUs), mib
+}
+
+// allowHosts turns egress.allow into smolvm's --allow-host values. With
+// none the machine gets no network flag at all, and so no network device:
+// every other way of turning networking on opens more than an allowlist
+// (--net alone is the whole internet, with no policy). --allow-host H
+// admits H and every name below it, on every port, so "*.suffix" is given
+// as "suffix" (which admits the bare suffix too, as docker's proxy does
+// not), an exact host also admits the names below it (its owner's), and a
+// pattern with a port cannot be expressed at all.
+func allowHosts(patterns []string) ([]string, error) {
+	var hosts []string
+	for _, p := range patterns {
+		if strings.Contains(p, ":") {
+			return nil, fmt.Errorf("egress.allow %q: smolvm cannot limit egress to a port; without the port it allows every port of the host", p)
+		}
+		if host := strings.TrimPrefix(p, "*."); !slices.Contains(hosts, host) {
+			hosts = append(hosts, host)
+		}
+	}
+	return hosts, nil
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -2,6 +2,7 @@ package smolmachines
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,8 +17,10 @@ func TestCreateArgs(t *testing.T) {
 		Env:       map[string]string{"TERM": "xterm-256color", "A": "-x=y"},
 		Workdir:   "/workspace",
 		Workspace: "/home/me/site",
+		Dir:       "/home/me/agents",
 		Sidecars:  []agentdef.Sidecar{{Name: "egress"}, {Name: "pipelock"}},
-		Egress:    agentdef.Egress{Allow: []string{"api.anthropic.com"}},
+		Egress:    agentdef.Egress{Allow: []string{"api.anthropic.com", "*.githubusercontent.com", "githubusercontent.com", "192.0.2.7"}},
+		Limits:    agentdef.Limits{Memory: 3 << 30, CPUs: 1.5},
 	}
 	got, err := createArgs("reviewer-3f9a1c", def, map[string]string{"project": "site"})
 	if err != nil {
@@ -35,18 +38,98 @@ func TestCreateArgs(t *testing.T) {
 		"-e", "TERM=xterm-256color",
 		"-w", "/workspace",
 		"-v", "/home/me/site:/workspace",
-		"--net", "--allow-host", "api.anthropic.com",
+		"--cpus", "2", "--mem", "3072",
+		// Only --allow-host: the wildcard as its suffix, given once.
+		"--allow-host", "api.anthropic.com",
+		"--allow-host", "githubusercontent.com",
+		"--allow-host", "192.0.2.7",
 		"--", "claude", "--dangerously-skip-permissions", "-p", "--", "review",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("createArgs =\n%q\nwant\n%q", got, want)
 	}
-	bare, err := createArgs("shell-000000", &agentdef.Definition{Name: "shell", Image: "x", Attach: []string{"/bin/sh"}}, nil)
+}
+
+// Without an allowlist the machine gets no network at all: no flag that
+// turns networking on, least of all --net, which is the whole internet.
+func TestCreateArgsNoNetwork(t *testing.T) {
+	def := &agentdef.Definition{Name: "shell", Image: "x", Attach: []string{"/bin/sh"},
+		Limits: agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs}}
+	got, err := createArgs("shell-000000", def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(strings.Join(bare, " "), "BOTTLE_SIDECAR_DAEMONS") || bare[len(bare)-1] != "--net" {
-		t.Errorf("createArgs without sidecars, command or workspace = %q", bare)
+	want := []string{
+		"machine", "create", "--name", "shell-000000", "--image", "x",
+		"--label", "dev.bottle.agent=shell",
+		"--label", `dev.bottle.attach=["/bin/sh"]`,
+		"--label", "dev.bottle.services=",
+		"--label", "dev.bottle.slug=shell-000000",
+		"--cpus", "2", "--mem", "4096",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("createArgs =\n%q\nwant\n%q", got, want)
+	}
+	for _, flag := range []string{"--net", "-p", "--port", "--allow-host", "--allow-cidr", "--outbound-localhost-only", "--dns", "--network", "--net-backend"} {
+		if slices.Contains(got, flag) {
+			t.Errorf("createArgs without an allowlist passes %s", flag)
+		}
+	}
+}
+
+func TestCreateArgsSize(t *testing.T) {
+	for _, tc := range []struct {
+		limits    agentdef.Limits
+		cpus, mem string
+	}{
+		{agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs}, "2", "4096"},
+		{agentdef.Limits{Memory: 512 << 20, CPUs: 1}, "1", "512"},
+		{agentdef.Limits{Memory: 512<<20 + 1, CPUs: 0.25}, "1", "513"},
+		{agentdef.Limits{Memory: 8 << 30, CPUs: 2.01}, "3", "8192"},
+		{agentdef.Limits{Memory: 1 << 40, CPUs: 64}, "16", "1048576"}, // the hypervisor runs at most 16
+	} {
+		args, err := createArgs("s", &agentdef.Definition{Image: "x", Limits: tc.limits}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.Index(args, "--cpus")
+		if got := args[i : i+4]; !reflect.DeepEqual(got, []string{"--cpus", tc.cpus, "--mem", tc.mem}) {
+			t.Errorf("limits %+v: %q, want --cpus %s --mem %s", tc.limits, got, tc.cpus, tc.mem)
+		}
+	}
+}
+
+func TestCreateArgsMounts(t *testing.T) {
+	for _, tc := range []struct {
+		def  agentdef.Definition
+		want []string
+	}{
+		// The definition's directory inside the workspace is read-only, and
+		// each directory between them a mount of its own.
+		{agentdef.Definition{Workspace: "/home/me/site", Workdir: "/workspace", Dir: "/home/me/site/.bottle/agents"},
+			[]string{"-v", "/home/me/site:/workspace", "-v", "/home/me/site/.bottle:/workspace/.bottle", "-v", "/home/me/site/.bottle/agents:/workspace/.bottle/agents:ro"}},
+		// The definition lies outside the workspace: the workspace alone.
+		{agentdef.Definition{Workspace: "/home/me/site", Workdir: "/src", Dir: "/home/me"},
+			[]string{"-v", "/home/me/site:/src"}},
+		// smolvm splits from the right: a HOST may hold a ':'.
+		{agentdef.Definition{Workspace: "/home/me/a:b", Workdir: "/workspace", Dir: "/elsewhere"},
+			[]string{"-v", "/home/me/a:b:/workspace"}},
+		{agentdef.Definition{}, nil},
+	} {
+		tc.def.Image = "x"
+		args, err := createArgs("s", &tc.def, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, a := range args {
+			if a == "-v" {
+				got = append(got, a, args[i+1])
+			}
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("workspace %s, dir %s: %q, want %q", tc.def.Workspace, tc.def.Dir, got, tc.want)
+		}
 	}
 }
 
@@ -55,12 +138,14 @@ func TestCreateArgsRefuses(t *testing.T) {
 		def  agentdef.Definition
 		want string
 	}{
-		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"*.githubusercontent.com"}}},
-			`egress.allow "*.githubusercontent.com": smolvm's --allow-host takes exact hosts only, no wildcard patterns or ports`},
-		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"registry.npmjs.org:8443"}}},
-			`egress.allow "registry.npmjs.org:8443": smolvm's --allow-host takes exact hosts only, no wildcard patterns or ports`},
-		{agentdef.Definition{Image: "x", Workspace: "/a:b", Workdir: "/workspace"},
-			`workspace "/a:b" or workdir "/workspace" holds a ':'`},
+		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"api.anthropic.com", "registry.npmjs.org:8443"}}},
+			`egress.allow "registry.npmjs.org:8443": smolvm cannot limit egress to a port; without the port it allows every port of the host`},
+		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"*.githubusercontent.com:443"}}},
+			`egress.allow "*.githubusercontent.com:443": smolvm cannot limit egress to a port`},
+		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/work:space", Dir: "/b"},
+			`mount target "/work:space" holds a ':', which smolvm's -v HOST:GUEST cannot carry`},
+		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/workspace", Dir: "/a/x:y/agents"},
+			`mount target "/workspace/x:y" holds a ':'`},
 	} {
 		if _, err := createArgs("s", &tc.def, nil); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("createArgs(%+v) = %v, want %q", tc.def, err, tc.want)
