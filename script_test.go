@@ -641,34 +641,39 @@ func cmdHostListen(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("HOST_PORT", strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
 }
 
-// host-addrs SLUG: sets $HOST_ADDRS to every IPv4 address an agent could
+// host-addrs [SLUG]: sets $HOST_ADDRS to every IPv4 address an agent could
 // try to reach the host at: the gateways of the agent's networks and every
-// address of the host's own interfaces (docker0's, the bridges', eth0's).
+// address of the host's own interfaces (docker0's, the bridges', eth0's);
+// $HOST_IP is the first of the host's own.
 func cmdHostAddrs(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: host-addrs SLUG")
+	if neg || len(args) > 1 {
+		ts.Fatalf("usage: host-addrs [SLUG]")
 	}
-	var addrs []string
-	nets, err := mustEngine(ts).NetworkList(context.Background(), client.NetworkListOptions{Filters: client.Filters{}.Add("label", "dev.bottle.slug="+args[0])})
-	ts.Check(err)
-	for _, n := range nets.Items {
-		for _, cfg := range n.IPAM.Config {
-			if cfg.Gateway.IsValid() {
-				addrs = append(addrs, cfg.Gateway.String())
-			}
-		}
-	}
+	var own []string
 	ifaddrs, err := net.InterfaceAddrs()
 	ts.Check(err)
 	for _, a := range ifaddrs {
 		if ipnet, ok := a.(*net.IPNet); ok && ipnet.IP.To4() != nil && !ipnet.IP.IsLoopback() {
-			addrs = append(addrs, ipnet.IP.String())
+			own = append(own, ipnet.IP.String())
 		}
 	}
-	if len(addrs) == 0 {
+	if len(own) == 0 {
 		ts.Fatalf("found no address of the host")
 	}
+	addrs := own
+	if len(args) == 1 {
+		nets, err := mustEngine(ts).NetworkList(context.Background(), client.NetworkListOptions{Filters: client.Filters{}.Add("label", "dev.bottle.slug="+args[0])})
+		ts.Check(err)
+		for _, n := range nets.Items {
+			for _, cfg := range n.IPAM.Config {
+				if cfg.Gateway.IsValid() {
+					addrs = append(addrs, cfg.Gateway.String())
+				}
+			}
+		}
+	}
 	ts.Setenv("HOST_ADDRS", strings.Join(addrs, " "))
+	ts.Setenv("HOST_IP", own[0])
 }
 
 // docker-network NAME [internal]: creates a network the way a user would

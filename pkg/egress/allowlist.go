@@ -6,6 +6,13 @@
 // (exactly, or every name below a suffix with "*.") or an IPv4 address, and a
 // request is allowed only if the name it asks for matches. IPv6 literals are
 // never allowed.
+//
+// A name that matches may still not lead anywhere: the proxy connects an
+// allowed name only to addresses outside the loopback, private, link-local
+// and other internal ranges and outside the proxy's own networks (see
+// Proxy), so that no DNS answer, however it changes, turns an allowed name
+// into a way into the bottle's host or its neighbours. Only an entry that is
+// an IPv4 address reaches such an address, and only that one.
 package egress
 
 import (
@@ -20,7 +27,8 @@ import (
 type rule struct {
 	host     string // lower case, no trailing dot; for a wildcard, the suffix after "*."
 	wildcard bool
-	port     int // 0 means 80 and 443
+	port     int        // 0 means 80 and 443
+	ip       netip.Addr // host as an address if it is an IPv4 literal, else the zero Addr
 }
 
 func (r rule) String() string {
@@ -94,6 +102,9 @@ func parse(entry string) (rule, error) {
 		return fail(": " + problem)
 	}
 	r.host = strings.ToLower(host)
+	// hostProblem has let host through, so it is a DNS name, on which
+	// ParseAddr fails, or an IPv4 address.
+	r.ip, _ = netip.ParseAddr(r.host)
 	return r, nil
 }
 
@@ -171,19 +182,27 @@ func NewAllowlist(entries []string) (*Allowlist, error) {
 // it: any case, maybe with a trailing dot, maybe an IP address (IPv6 is never
 // allowed).
 func (a *Allowlist) Allows(host string, port int) bool {
+	_, ok := a.match(host, port)
+	return ok
+}
+
+// match returns the first rule that allows host:port, taking host as Allows
+// does. Which rule it is matters to the proxy: only one that is an IPv4
+// literal lets a connection go to an internal address.
+func (a *Allowlist) match(host string, port int) (rule, bool) {
 	h, ok := canonicalHost(host)
 	if a == nil || !ok {
-		return false
+		return rule{}, false
 	}
 	for _, r := range a.rules {
 		if r.port == 0 && port != 80 && port != 443 || r.port != 0 && port != r.port {
 			continue
 		}
 		if r.wildcard && strings.HasSuffix(h, "."+r.host) || !r.wildcard && h == r.host {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return rule{}, false
 }
 
 // patterns returns the normalized entries.

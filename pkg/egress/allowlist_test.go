@@ -166,6 +166,40 @@ func TestAllows(t *testing.T) {
 	}
 }
 
+// TestMatch: the rule that allowed a request says whether it is an IPv4
+// address, which the proxy lets reach internal addresses, or a name, which
+// it does not.
+func TestMatch(t *testing.T) {
+	a, err := NewAllowlist([]string{"10.1.2.3:8080", "10.1.2.3", "*.example.com:8080", "x.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		host string
+		port int
+		rule string
+		ip   string // "" for none
+	}{
+		{"10.1.2.3", 8080, "10.1.2.3:8080", "10.1.2.3"},
+		{"10.1.2.3.", 443, "10.1.2.3", "10.1.2.3"},
+		{"X.example.com", 8080, "*.example.com:8080", ""},
+		{"x.example.com", 80, "x.example.com", ""},
+	}
+	for _, c := range cases {
+		r, ok := a.match(c.host, c.port)
+		ip := ""
+		if r.ip.IsValid() {
+			ip = r.ip.String()
+		}
+		if !ok || r.String() != c.rule || ip != c.ip {
+			t.Errorf("match(%q, %d) = %s (IP %q), %v; want %s (IP %q)", c.host, c.port, r, ip, ok, c.rule, c.ip)
+		}
+	}
+	if r, ok := a.match("10.1.2.4", 8080); ok {
+		t.Errorf("match(10.1.2.4, 8080) = %s", r)
+	}
+}
+
 func FuzzParsePattern(f *testing.F) {
 	for _, s := range []string{"api.anthropic.com", "*.Example.COM.:8080", "1.2.3.4", "x.com:080", "*.", "[::1]:80", "https://x", "a\u212Ab.com"} {
 		f.Add(s)

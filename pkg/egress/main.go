@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
+	"net/netip"
 	"os"
 	"strings"
-	"time"
 )
 
 // Main runs the bottle-egress command with os.Args and returns its exit code.
@@ -17,13 +16,14 @@ func Main() int { return Run(os.Args[1:], os.Stderr) }
 
 // Run runs bottle-egress with args (without the program name), writing its
 // messages and decision lines to stderr. It serves until listening fails and
-// returns the exit code: 1 if the listener fails, 2 for bad usage or a bad
-// allowlist.
+// returns the exit code: 1 if the listener fails (or the proxy cannot read
+// its network interfaces), 2 for bad usage, a bad allowlist or a bad network
+// to deny.
 func Run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bottle-egress", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bottle-egress [-listen ADDR] [-allow PATTERN]...")
+		fmt.Fprintln(stderr, "usage: bottle-egress [-listen ADDR] [-allow PATTERN]... [-deny CIDR]...")
 		fs.PrintDefaults()
 	}
 	listen := os.Getenv("BOTTLE_EGRESS_LISTEN")
@@ -35,6 +35,14 @@ func Run(args []string, stderr io.Writer) int {
 	fs.Func("allow", "allow `PATTERN` (HOST, HOST:PORT or *.SUFFIX[:PORT]); repeatable, added to the comma-separated $BOTTLE_EGRESS_ALLOW", func(s string) error {
 		entries = append(entries, s)
 		return nil
+	})
+	var deny []netip.Prefix
+	fs.Func("deny", "never connect to an address in `CIDR`, even for an entry that is the address; repeatable, added to the comma-separated $BOTTLE_EGRESS_DENY", func(s string) error {
+		n, err := parseNetwork(s)
+		if err == nil {
+			deny = append(deny, n)
+		}
+		return err
 	})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -56,6 +64,17 @@ func Run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bottle-egress: allowlist: %v\n", err)
 		return 2
 	}
+	for s := range strings.SplitSeq(os.Getenv("BOTTLE_EGRESS_DENY"), ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := parseNetwork(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle-egress: $BOTTLE_EGRESS_DENY: %v\n", err)
+			return 2
+		}
+		deny = append(deny, n)
+	}
 
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
@@ -68,15 +87,26 @@ func Run(args []string, stderr io.Writer) int {
 	} else if len(p) > 1 {
 		allowing = fmt.Sprintf("%d patterns: %s", len(p), strings.Join(p, ", "))
 	}
-	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s\n", ln.Addr(), allowing)
-
-	srv := &http.Server{
-		Handler:           &Proxy{Allow: allow, Log: stderr},
-		ReadHeaderTimeout: 10 * time.Second,
-		// Agents leave keep-alive connections open; drop idle ones.
-		IdleTimeout: 2 * time.Minute,
+	denying := ""
+	if len(deny) > 0 {
+		var s []string
+		for _, n := range deny {
+			s = append(s, n.String())
+		}
+		denying = ", denying " + strings.Join(s, ", ")
 	}
-	err = srv.Serve(ln)
+	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), allowing, denying)
+
+	err = Serve(ln, &Proxy{Allow: allow, Log: stderr, Deny: deny}, DefaultLimits)
 	fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 	return 1
+}
+
+// parseNetwork parses a -deny network.
+func parseNetwork(s string) (netip.Prefix, error) {
+	n, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network such as 198.51.100.0/24 or 2001:db8::/32", s)
+	}
+	return n.Masked(), nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -21,24 +22,30 @@ func TestRunErrors(t *testing.T) {
 	cases := []struct {
 		args      []string
 		envAllow  string
+		envDeny   string
 		code      int
 		stderrPat string
 	}{
-		{[]string{"-allow", "ok.test", "-allow", "https://x.com"}, "", 2,
+		{[]string{"-allow", "ok.test", "-allow", "https://x.com"}, "", "", 2,
 			`^bottle-egress: allowlist: "https://x.com" is a URL; give the host name alone\n$`},
-		{nil, "ok.test,, *", 2,
+		{nil, "ok.test,, *", "", 2,
 			`^bottle-egress: allowlist: "\*" is not a host name or "\*.suffix" pattern\n$`},
-		{[]string{"extra"}, "", 2, `^bottle-egress: unexpected argument "extra"\n$`},
-		{[]string{"-bogus"}, "", 2, `^flag provided but not defined: -bogus\nusage: bottle-egress`},
-		{[]string{"-listen", busy.Addr().String()}, "", 1, `^bottle-egress: listen tcp 127.0.0.1:\d+: .*\n$`},
+		{[]string{"extra"}, "", "", 2, `^bottle-egress: unexpected argument "extra"\n$`},
+		{[]string{"-bogus"}, "", "", 2, `^flag provided but not defined: -bogus\nusage: bottle-egress`},
+		{[]string{"-deny", "10.0.0.1"}, "", "", 2,
+			`^invalid value "10.0.0.1" for flag -deny: "10.0.0.1" is not a network such as 198.51.100.0/24 or 2001:db8::/32\nusage: bottle-egress`},
+		{nil, "", "10.0.0.0/8, example.org", 2,
+			`^bottle-egress: \$BOTTLE_EGRESS_DENY: "example.org" is not a network such as 198.51.100.0/24 or 2001:db8::/32\n$`},
+		{[]string{"-listen", busy.Addr().String()}, "", "", 1, `^bottle-egress: listen tcp 127.0.0.1:\d+: .*\n$`},
 	}
 	for _, c := range cases {
 		t.Setenv("BOTTLE_EGRESS_LISTEN", "")
 		t.Setenv("BOTTLE_EGRESS_ALLOW", c.envAllow)
+		t.Setenv("BOTTLE_EGRESS_DENY", c.envDeny)
 		var stderr bytes.Buffer
 		code := Run(c.args, &stderr)
 		if code != c.code || !regexp.MustCompile(c.stderrPat).MatchString(stderr.String()) {
-			t.Errorf("Run(%q) with BOTTLE_EGRESS_ALLOW=%q = %d, stderr:\n%s\nwant %d, stderr matching %s", c.args, c.envAllow, code, stderr.String(), c.code, c.stderrPat)
+			t.Errorf("Run(%q) with BOTTLE_EGRESS_ALLOW=%q BOTTLE_EGRESS_DENY=%q = %d, stderr:\n%s\nwant %d, stderr matching %s", c.args, c.envAllow, c.envDeny, code, stderr.String(), c.code, c.stderrPat)
 		}
 	}
 }
@@ -48,6 +55,7 @@ func TestRunErrors(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Setenv("BOTTLE_EGRESS_LISTEN", "127.0.0.1:0")
 	t.Setenv("BOTTLE_EGRESS_ALLOW", " B.test ,,*.c.test")
+	t.Setenv("BOTTLE_EGRESS_DENY", "")
 	stderr := &syncBuffer{}
 	go Run([]string{"-allow", "a.test"}, stderr)
 
@@ -67,6 +75,31 @@ func TestRun(t *testing.T) {
 	t.Setenv("BOTTLE_EGRESS_ALLOW", "")
 	go Run(nil, stderr)
 	waitFor(t, stderr, `^bottle-egress: listening on 127\.0\.0\.1:\d+, allowing nothing\n$`)
+}
+
+// TestRunDeny: networks to deny come from -deny and $BOTTLE_EGRESS_DENY, and
+// hold against an entry that is an address in them.
+func TestRunDeny(t *testing.T) {
+	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer service.Close()
+	t.Setenv("BOTTLE_EGRESS_LISTEN", "127.0.0.1:0")
+	t.Setenv("BOTTLE_EGRESS_ALLOW", service.Listener.Addr().String())
+	t.Setenv("BOTTLE_EGRESS_DENY", "10.9.0.0/16 , 127.0.0.0/8")
+	stderr := &syncBuffer{}
+	go Run([]string{"-deny", "203.0.113.7/24"}, stderr)
+
+	line := waitFor(t, stderr, `^bottle-egress: listening on (127\.0\.0\.1:\d+), allowing 1 pattern: 127\.0\.0\.1:\d+, denying 203\.0\.113\.0/24, 10\.9\.0\.0/16, 127\.0\.0\.0/8\n$`)
+	proxyURL := &url.URL{Scheme: "http", Host: line[1]}
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
+	resp, err := c.Get(service.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("got %s, want 403", resp.Status)
+	}
+	waitFor(t, stderr, `^deny GET 127\.0\.0\.1:\d+ from 127\.0\.0\.1 \(127\.0\.0\.1 is in 127\.0\.0\.0/8, which this proxy denies\)\n$`)
 }
 
 // waitFor waits until what was logged to b since the last call matches pattern

@@ -2,33 +2,61 @@ package egress
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
 // Proxy is an http.Handler serving as a forward proxy: CONNECT tunnels and
 // absolute-form plain HTTP requests to allowed hosts. Its fields must not
 // change once it serves requests.
+//
+// An allowed name is never connected to at an address that is loopback,
+// private (RFC 1918 or unique local), link-local, carrier-grade NAT,
+// unspecified, multicast, broadcast or reserved, IPv4-mapped, on a subnet
+// of the proxy's own network interfaces (as they are when it starts), or in
+// Deny, whatever the name resolves to; nor at an IPv6 address that carries
+// (NAT64, 6to4) an IPv4 one of those. An allowlist entry that is an IPv4
+// address leads to that address alone, wherever it is, unless Deny has it
+// or it is in 0.0.0.0/8. Every connection attempt is checked as it is made,
+// on the address it is made to, so no DNS answer can differ between the
+// check and the connection, and none is trusted for later ones.
 type Proxy struct {
 	Allow *Allowlist
-	// Log gets one line per decision, such as
+	// Log gets one line per request, such as
 	// "deny CONNECT example.org:443 from 172.18.0.3"; nil discards them.
 	Log io.Writer
-	// Dial connects to the destination; nil means a net.Dialer with a 10s
-	// timeout.
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Deny adds networks the proxy never connects to, beyond those it
+	// always refuses to lead a name to. Unlike those, no allowlist entry
+	// reaches an address in them, not even one that is the address.
+	Deny []netip.Prefix
+	// Resolver looks up allowed names; nil means net.DefaultResolver.
+	Resolver *net.Resolver
 
-	logMu   sync.Mutex
-	once    sync.Once
-	forward *httputil.ReverseProxy
+	// beforeConnect, if set, is called with each connection attempt the
+	// guard lets through and may stop it, so that tests can see where the
+	// proxy would connect without leaving the loopback.
+	beforeConnect func(netip.AddrPort) error
+
+	logMu    sync.Mutex
+	once     sync.Once
+	setupErr error
+	guard    *guard
+	forward  *httputil.ReverseProxy
 }
+
+// dialTimeout bounds connecting to a destination, all its addresses
+// together.
+const dialTimeout = 10 * time.Second
 
 // hopHeaders are hop-by-hop headers: they concern one connection, so a proxy
 // must not pass them on.
@@ -38,11 +66,15 @@ var hopHeaders = []string{"Connection", "Proxy-Connection", "Proxy-Authorization
 // requests if the allowlist allows their destination, and refuses anything
 // else.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := p.setup(); err != nil {
+		fail(w, "bottle-egress: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
 	switch {
 	case r.Method == http.MethodConnect && r.URL.Host != "":
 		host, port, err := net.SplitHostPort(r.URL.Host)
 		if err != nil {
-			http.Error(w, "bottle-egress: CONNECT needs HOST:PORT", http.StatusBadRequest)
+			fail(w, "bottle-egress: CONNECT needs HOST:PORT", http.StatusBadRequest)
 			return
 		}
 		if addr, ok := p.decide(w, r, host, port); ok {
@@ -59,15 +91,68 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			u.Host, u.User = addr, nil
 			out := r.WithContext(r.Context())
 			out.URL = &u
-			p.forwarder().ServeHTTP(w, out)
+			p.forward.ServeHTTP(w, out)
 		}
 	default:
-		http.Error(w, "bottle-egress: this is a forward proxy; set HTTP_PROXY/HTTPS_PROXY to it", http.StatusBadRequest)
+		fail(w, "bottle-egress: this is a forward proxy; set HTTP_PROXY/HTTPS_PROXY to it", http.StatusBadRequest)
 	}
 }
 
-// decide logs whether r may reach host:port and answers 403 if not. If it
-// may, addr is the address to connect to.
+// setup, once, reads the proxy's own networks, which are to stay out of
+// reach, and makes the forwarder; Serve calls it before serving, so that
+// the networks are those the proxy starts with.
+func (p *Proxy) setup() error {
+	p.once.Do(func() {
+		addrs, err := net.InterfaceAddrs()
+		if err != nil {
+			p.setupErr = fmt.Errorf("cannot tell the proxy's own networks: %w", err)
+			return
+		}
+		p.guard = &guard{own: ownNetworks(addrs), deny: p.Deny}
+		transport := &http.Transport{
+			Proxy:       nil, // never chain to a proxy from the environment
+			DialContext: p.dial,
+			// Pass bodies on as they come instead of asking for gzip
+			// and decompressing.
+			DisableCompression: true,
+			IdleConnTimeout:    90 * time.Second,
+		}
+		p.forward = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				// ReverseProxy has removed hop-by-hop headers, including
+				// those Connection names, in both directions, but puts back
+				// "TE: trailers" and those of a protocol upgrade; this
+				// proxy passes on neither.
+				for _, h := range hopHeaders {
+					pr.Out.Header.Del(h)
+				}
+			},
+			// A request's line waits until its connection is settled, so
+			// that it says whether the request got through.
+			Transport: roundTripper(func(r *http.Request) (*http.Response, error) {
+				resp, err := transport.RoundTrip(r)
+				p.logConnected(r, r.URL.Host, err)
+				return resp, err
+			}),
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				failConnect(w, r.URL.Host, err)
+			},
+			// Errors after the response has begun are disconnects nobody
+			// can act on, and their text is not escaped.
+			ErrorLog: log.New(io.Discard, "", 0),
+		}
+	})
+	return p.setupErr
+}
+
+// roundTripper makes a function an http.RoundTripper.
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// decide reports whether the allowlist lets r reach host:port, and if not,
+// logs so and answers 403. If it does, addr is the address to connect to,
+// and the request's line is logged once connecting has succeeded or failed.
 //
 // Both the log and addr use the host as the allowlist compares it (lower
 // case, no trailing dot), so that what was checked is what is dialed, and
@@ -82,19 +167,40 @@ func (p *Proxy) decide(w http.ResponseWriter, r *http.Request, host, port string
 	}
 	ok = err == nil && p.Allow.Allows(host, n)
 	addr = clean(net.JoinHostPort(host, port))
-	verdict := "deny"
-	if ok {
-		verdict = "allow"
+	if !ok {
+		p.logDecision(r, "deny", addr, "")
+		fail(w, "bottle-egress: "+addr+" is not on this agent's egress allowlist", http.StatusForbidden)
 	}
+	return addr, ok
+}
+
+// logConnected logs the line of r, which the allowlist let reach addr, now
+// that connecting has ended with err: a denial if the guard refused the
+// address, else an allowed request, with why it failed if it did.
+func (p *Proxy) logConnected(r *http.Request, addr string, err error) {
+	var refused *refusal
+	switch {
+	case errors.As(err, &refused):
+		p.logDecision(r, "deny", addr, refused.Error())
+	case err != nil:
+		p.logDecision(r, "allow", addr, "cannot reach: "+err.Error())
+	default:
+		p.logDecision(r, "allow", addr, "")
+	}
+}
+
+// logDecision logs the line of r: the verdict on addr, and note, if any, in
+// parentheses.
+func (p *Proxy) logDecision(r *http.Request, verdict, addr, note string) {
 	client, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		client = r.RemoteAddr
 	}
-	p.logLine(fmt.Sprintf("%s %s %s from %s\n", verdict, clean(r.Method), addr, clean(client)))
-	if !ok {
-		http.Error(w, "bottle-egress: "+addr+" is not on this agent's egress allowlist", http.StatusForbidden)
+	line := fmt.Sprintf("%s %s %s from %s", verdict, clean(r.Method), addr, clean(client))
+	if note != "" {
+		line += " (" + clean(note) + ")"
 	}
-	return addr, ok
+	p.logLine(line + "\n")
 }
 
 func (p *Proxy) logLine(line string) {
@@ -117,29 +223,87 @@ func clean(s string) string {
 	return s
 }
 
-func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if p.Dial != nil {
-		return p.Dial(ctx, network, addr)
+// fail answers an error and closes the connection after it. A client that
+// is refused gets no more requests in on it, and the server does not wait
+// for a request body that may never come: it would read on to the end of
+// one it could take in before answering (Connection: close spares that),
+// and after answering (the read deadline spares that).
+func fail(w http.ResponseWriter, msg string, status int) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, status)
+	http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
+// failConnect answers a request whose connection to addr failed with err:
+// 403 if the guard refused the address, 502 otherwise. Neither answer says
+// more, as the agent is not to learn from it what names resolve to; the log
+// line has the details.
+func failConnect(w http.ResponseWriter, addr string, err error) {
+	if errors.As(err, new(*refusal)) {
+		fail(w, "bottle-egress: "+addr+" leads to a local or reserved address, which this proxy does not connect to", http.StatusForbidden)
+		return
 	}
-	d := net.Dialer{Timeout: 10 * time.Second}
-	return d.DialContext(ctx, network, addr)
+	fail(w, "bottle-egress: cannot reach "+addr, http.StatusBadGateway)
+}
+
+// dial connects to addr, host:port as the allowlist compares it, checking
+// each address it tries, as it tries it, against the rule that allowed
+// addr. A name is dialed fully qualified, so that the resolver does not
+// try it below its search domains too, where it could mean another host.
+func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	n, _ := strconv.Atoi(port)
+	r, ok := p.Allow.match(host, n)
+	if !ok {
+		return nil, fmt.Errorf("%s is not on the allowlist", addr)
+	}
+	if !r.ip.IsValid() {
+		host += "."
+	}
+	d := net.Dialer{
+		Timeout:  dialTimeout,
+		Resolver: p.Resolver,
+		ControlContext: func(_ context.Context, _, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("cannot check address %q: %v", address, err)
+			}
+			if refused := p.guard.check(r, ap.Addr()); refused != nil {
+				return refused
+			}
+			if p.beforeConnect != nil {
+				return p.beforeConnect(ap)
+			}
+			return nil
+		},
+	}
+	return d.DialContext(ctx, network, net.JoinHostPort(host, port))
 }
 
 // tunnel connects the client to addr and copies bytes both ways until both
 // directions have ended, each when its source closes or fails.
 func (p *Proxy) tunnel(w http.ResponseWriter, r *http.Request, addr string) {
 	upstream, err := p.dial(r.Context(), "tcp", addr)
+	p.logConnected(r, addr, err)
 	if err != nil {
-		http.Error(w, "bottle-egress: cannot reach "+addr+": "+clean(err.Error()), http.StatusBadGateway)
+		failConnect(w, addr, err)
 		return
 	}
 	defer upstream.Close()
 	client, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
-		http.Error(w, "bottle-egress: cannot tunnel over this connection", http.StatusInternalServerError)
+		fail(w, "bottle-egress: cannot tunnel over this connection", http.StatusInternalServerError)
 		return
 	}
 	defer client.Close()
+	// Hijack leaves on the connection whatever deadline the server had set
+	// (http.Hijacker says so), such as the one bounding a request
+	// (Limits.RequestTimeout); a tunnel lasts as long as its ends keep it
+	// open.
+	client.SetDeadline(time.Time{})
 	if _, err := io.WriteString(client, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		return
 	}
@@ -162,36 +326,4 @@ func pipe(dst net.Conn, src io.Reader, srcConn net.Conn) {
 	}
 	dst.Close()
 	srcConn.Close()
-}
-
-// forwarder returns the handler for allowed plain HTTP requests.
-func (p *Proxy) forwarder() *httputil.ReverseProxy {
-	p.once.Do(func() {
-		p.forward = &httputil.ReverseProxy{
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				// ReverseProxy has removed hop-by-hop headers, including
-				// those Connection names, in both directions, but puts back
-				// "TE: trailers" and those of a protocol upgrade; this
-				// proxy passes on neither.
-				for _, h := range hopHeaders {
-					pr.Out.Header.Del(h)
-				}
-			},
-			Transport: &http.Transport{
-				Proxy:       nil, // never chain to a proxy from the environment
-				DialContext: p.dial,
-				// Pass bodies on as they come instead of asking for gzip
-				// and decompressing.
-				DisableCompression: true,
-				IdleConnTimeout:    90 * time.Second,
-			},
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				http.Error(w, "bottle-egress: cannot reach "+r.URL.Host+": "+clean(err.Error()), http.StatusBadGateway)
-			},
-			// Errors after the response has begun are disconnects nobody
-			// can act on, and their text is not escaped.
-			ErrorLog: log.New(io.Discard, "", 0),
-		}
-	})
-	return p.forward
 }

@@ -3,8 +3,11 @@ package docker
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/versions"
@@ -59,6 +62,37 @@ func hostIsolation(ctx context.Context, c *client.Client) (map[string]string, er
 		return map[string]string{optInhibitIPv4: "true"}, nil
 	}
 	return nil, fmt.Errorf("the Docker Engine speaks API %s, which cannot keep an agent's network off the host's own addresses: upgrade it to 20.10 (API %s) or later", v, apiInhibitIPv4)
+}
+
+// hostAddresses returns the addresses of the host the Engine at daemonHost
+// runs on, as prefixes of one address each, when that host is this one. The
+// egress proxy sits on a network that leads to the host, and the host
+// answers on all its addresses there, a public one too: the proxy must deny
+// them, even to an allowlist entry that names one. Of a remote Engine's
+// host bottle knows nothing; the proxy still refuses every private address.
+func hostAddresses(daemonHost string) []string {
+	u, err := url.Parse(daemonHost)
+	if err != nil || !(u.Scheme == "unix" || u.Scheme == "tcp" && isLoopback(u.Hostname())) {
+		return nil
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var deny []string
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() {
+			ip, _ := netip.AddrFromSlice(n.IP)
+			deny = append(deny, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()).String())
+		}
+	}
+	slices.Sort(deny)
+	return slices.Compact(deny)
+}
+
+func isLoopback(host string) bool {
+	ip, err := netip.ParseAddr(host)
+	return host == "localhost" || err == nil && ip.IsLoopback()
 }
 
 // checkWorkspace refuses a workspace that holds the Engine's data or its

@@ -52,6 +52,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err := checkWorkspace(ctx, c, def); err != nil {
 		return agent.Agent{}, err
 	}
+	deny := hostAddresses(c.DaemonHost())
 	common := objectLabels(slug, def.Name, services, labels)
 	made := &created{c: c}
 	defer func() {
@@ -106,7 +107,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		s := def.Sidecars[i]
 		env := s.Env
 		if s.Name == EgressSidecar {
-			env = with(env, EnvEgressAllow, strings.Join(def.Egress.Allow, ","))
+			env = with(env, EnvEgressAllow, strings.Join(def.Egress.Allow, ","), EnvEgressDeny, strings.Join(deny, ","))
 		}
 		what := "sidecar " + s.Name
 		cfg := &container.Config{
@@ -158,6 +159,10 @@ const EgressSidecar = "egress"
 
 // EnvEgressAllow hands the egress sidecar the allowlist, comma-separated.
 const EnvEgressAllow = "BOTTLE_EGRESS_ALLOW"
+
+// EnvEgressDeny hands the egress sidecar the addresses it never connects
+// to, whatever the allowlist says, comma-separated.
+const EnvEgressDeny = "BOTTLE_EGRESS_DENY"
 
 // egressProxy is where the egress sidecar listens, as the agent reaches it.
 const egressProxy = "http://" + EgressSidecar + ":3128"
