@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/docker/go-units"
+
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
@@ -29,6 +31,9 @@ var command = cli.Command{
 		"A definition found through the current directory (./.bottle/agents) is used only once " +
 		"you have read it and trusted that very file with bottle-trust; a changed file must be trusted again. " +
 		"The backend is --backend, else BOTTLE_BACKEND, else docker. " +
+		fmt.Sprintf("Unless the definition's memory and cpus say otherwise, the agent may take at most %s of memory "+
+			"and %g CPUs of the host, and each sidecar %s and %g CPU. ",
+			units.BytesSize(agentdef.DefaultMemory), agentdef.DefaultCPUs, units.BytesSize(agentdef.DefaultSidecarMemory), agentdef.DefaultSidecarCPUs) +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
 		"2 on bad usage or a bad or untrusted agent definition, 130 or 143 when interrupted (after cleaning up). " +
 		"When stderr is a terminal it shows each step while it works.",
