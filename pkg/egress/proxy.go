@@ -91,11 +91,40 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			u.Host, u.User = addr, nil
 			out := r.WithContext(r.Context())
 			out.URL = &u
+			out.Body = untilRead(w, r.Body)
 			p.forward.ServeHTTP(w, out)
 		}
 	default:
 		fail(w, "bottle-egress: this is a forward proxy; set HTTP_PROXY/HTTPS_PROXY to it", http.StatusBadRequest)
 	}
+}
+
+// untilRead returns body, and lifts the bound on the time to read the
+// request (Limits.RequestTimeout) as soon as body has been read to its end:
+// the bound is for the request, and the response may stream back for as
+// long as the destination sends it. Were it left in place, it would end a
+// long response half-way.
+func untilRead(w http.ResponseWriter, body io.ReadCloser) io.ReadCloser {
+	rc := http.NewResponseController(w)
+	if body == nil || body == http.NoBody {
+		rc.SetReadDeadline(time.Time{})
+		return body
+	}
+	return &liftAtEOF{ReadCloser: body, lift: func() { rc.SetReadDeadline(time.Time{}) }}
+}
+
+type liftAtEOF struct {
+	io.ReadCloser
+	lift func()
+	once sync.Once
+}
+
+func (b *liftAtEOF) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.once.Do(b.lift)
+	}
+	return n, err
 }
 
 // setup, once, reads the proxy's own networks, which are to stay out of
