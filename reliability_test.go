@@ -19,6 +19,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/internal/enginetest"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // toolkit runs the bottle binaries as a user would, scoped by labels to
@@ -87,7 +88,7 @@ func (k *toolkit) run(stdin string, extraEnv []string, args ...string) (stdout, 
 func (k *toolkit) objects(slug string) []string {
 	f := client.Filters{}.Add("label", scriptLabel+"="+k.scope)
 	if slug != "" {
-		f.Add("label", "dev.bottle.slug="+slug)
+		f.Add("label", labels.Slug+"="+slug)
 	}
 	ctx := context.Background()
 	var names []string
@@ -103,7 +104,7 @@ func (k *toolkit) objects(slug string) []string {
 		k.t.Fatal(err)
 	}
 	for _, n := range nets.Items {
-		names = append(names, "network "+n.Labels["dev.bottle.network"])
+		names = append(names, "network "+n.Labels[labels.Network])
 	}
 	slices.Sort(names)
 	return names
@@ -276,37 +277,81 @@ func TestListWhileStartsAndStops(t *testing.T) {
 }
 
 // One listing is one ping and one list request, whatever the number of
-// agents: no request per agent (the timing side is make bench's).
+// agents: no request per agent (the timing side is make bench's). Found
+// once, used once: attach and stop make that same one listing, by slug or
+// by line, and then only the requests that act.
 func TestListingRequests(t *testing.T) {
 	k := newToolkit(t)
 	proxy := enginetest.NewProxy(t, k.engine, nil)
-	listed := func() []string {
+	id := regexp.MustCompile(`/[0-9a-f]{64}(/|$)`)
+	via := func(stdin string, args ...string) (string, []string) {
+		t.Helper()
 		before := len(proxy.Requests())
-		out, errOut, status := k.run("", []string{"DOCKER_HOST=" + proxy.Host}, "bottle-ls")
+		out, errOut, status := k.run(stdin, []string{"DOCKER_HOST=" + proxy.Host}, args...)
 		if status != 0 {
-			t.Fatalf("bottle-ls: %d: %s", status, errOut)
+			t.Fatalf("%s: %d: %s", args, status, errOut)
 		}
 		var shapes []string
 		for _, r := range proxy.Requests()[before:] {
-			shapes = append(shapes, regexp.MustCompile(`/v[0-9.]+/`).ReplaceAllString(r, "/v/"))
+			r = regexp.MustCompile(`/v[0-9.]+/`).ReplaceAllString(r, "/v/")
+			shapes = append(shapes, id.ReplaceAllString(r, "/ID$1"))
 		}
-		t.Logf("%d agents listed with %q", strings.Count(out, "\n"), shapes)
+		t.Logf("%s made %q", args, shapes)
+		return out, shapes
+	}
+	listing := []string{"HEAD /_ping", "GET /v/containers/json"}
+	listed := func() []string {
+		out, shapes := via("", "bottle-ls")
+		t.Logf("%d agents listed", strings.Count(out, "\n"))
 		return shapes
 	}
-	want := []string{"HEAD /_ping", "GET /v/containers/json"}
-	if got := listed(); !slices.Equal(got, want) {
-		t.Fatalf("bottle-ls of no agents made %q, want %q", got, want)
+	if got := listed(); !slices.Equal(got, listing) {
+		t.Fatalf("bottle-ls of no agents made %q, want %q", got, listing)
 	}
-	var lines strings.Builder
+	var lines []string
 	for range 5 {
 		out, errOut, status := k.run("", nil, "bottle-start", "pair")
 		if status != 0 {
 			t.Fatalf("bottle-start: %s", errOut)
 		}
-		lines.WriteString(out)
+		lines = append(lines, out)
 	}
-	defer k.run(lines.String(), nil, "bottle-stop")
-	if got := listed(); !slices.Equal(got, want) {
-		t.Fatalf("bottle-ls of 5 agents made %q, want %q", got, want)
+	defer func() { k.run(strings.Join(lines, ""), nil, "bottle-stop") }()
+	if got := listed(); !slices.Equal(got, listing) {
+		t.Fatalf("bottle-ls of 5 agents made %q, want %q", got, listing)
 	}
+
+	// acts checks that shapes are the listing, then requests of the given
+	// kinds only, as many of each as want says (-1: one or more).
+	acts := func(what string, shapes []string, want map[string]int) {
+		t.Helper()
+		if len(shapes) < 2 || !slices.Equal(shapes[:2], listing) {
+			t.Fatalf("%s made %q, want %q first", what, shapes, listing)
+		}
+		counts := map[string]int{}
+		for _, r := range shapes[2:] {
+			counts[r]++
+		}
+		for r, n := range counts {
+			if w, ok := want[r]; !ok || w >= 0 && n != w {
+				t.Errorf("%s made %d of %q after the listing, want %d (all: %q)", what, n, r, want[r], shapes)
+			}
+		}
+		for r, n := range want {
+			if counts[r] == 0 && n != 0 {
+				t.Errorf("%s made no %q (all: %q)", what, r, shapes)
+			}
+		}
+	}
+	slug := strings.Split(lines[0], "\t")[1]
+	_, shapes := via("", "bottle-attach", slug, "--", "true")
+	acts("bottle-attach SLUG", shapes, map[string]int{
+		"POST /v/containers/ID/exec": 1, "POST /v/exec/ID/start": 1, "GET /v/exec/ID/json": -1,
+	})
+	removal := map[string]int{"DELETE /v/containers/ID": 3, "DELETE /v/networks/ID": 1}
+	_, shapes = via("", "bottle-stop", slug)
+	acts("bottle-stop SLUG", shapes, removal)
+	_, shapes = via(lines[1], "bottle-stop")
+	acts("bottle-stop LINE", shapes, removal)
+	lines = lines[2:]
 }

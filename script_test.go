@@ -36,6 +36,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli/trust"
 	"github.com/bottle-dev/bottle/internal/scratchimage"
 	"github.com/bottle-dev/bottle/internal/smolvmfake"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 var update = flag.Bool("u", false, "update the golden files of testdata/scripts")
@@ -111,8 +112,8 @@ func (w withEngine) Run() int {
 }
 
 func importImages(ctx context.Context, engine *client.Client) error {
-	labels := map[string]string{runLabel: run}
-	if err := scratchimage.Busybox(ctx, engine, testImage, labels); err != nil {
+	marks := map[string]string{runLabel: run}
+	if err := scratchimage.Busybox(ctx, engine, testImage, marks); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "bottle-egress")
@@ -126,7 +127,7 @@ func importImages(ctx context.Context, engine *client.Client) error {
 	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building bottle-egress: %v\n%s", err, out)
 	}
-	return scratchimage.Binary(ctx, engine, egressImage, bin, labels)
+	return scratchimage.Binary(ctx, engine, egressImage, bin, marks)
 }
 
 // engineClient returns a client of the Engine the tests use, or why there is none.
@@ -373,7 +374,7 @@ func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: docker-objects SLUG")
 	}
 	c, ctx := mustEngine(ts), context.Background()
-	filter := client.Filters{}.Add("label", "dev.bottle.slug="+args[0])
+	filter := client.Filters{}.Add("label", labels.Slug+"="+args[0])
 	var lines []string
 	ctrs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
 	ts.Check(err)
@@ -395,10 +396,10 @@ func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-func bottleLabels(labels map[string]string) string {
+func bottleLabels(l map[string]string) string {
 	var kv []string
-	for k, v := range labels {
-		if strings.HasPrefix(k, "dev.bottle.") || k == runLabel {
+	for k, v := range l {
+		if strings.HasPrefix(k, labels.Prefix) || k == runLabel {
 			kv = append(kv, k+"="+v)
 		}
 	}
@@ -421,7 +422,7 @@ func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 		hc.NetworkMode = container.NetworkMode(args[1])
 		args = args[2:]
 	}
-	labels := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
+	marks := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
 	for _, kv := range args {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(v, `"`) {
@@ -429,12 +430,12 @@ func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 			v, err = strconv.Unquote(v)
 			ts.Check(err)
 		}
-		labels[k] = v
+		marks[k] = v
 	}
 	c, ctx := mustEngine(ts), context.Background()
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:       name,
-		Config:     &container.Config{Image: testImage, Cmd: []string{"sleep", "infinity"}, Labels: labels},
+		Config:     &container.Config{Image: testImage, Cmd: []string{"sleep", "infinity"}, Labels: marks},
 		HostConfig: hc,
 	})
 	ts.Check(err)
@@ -523,18 +524,18 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	name, slug, aliases := args[0], args[1], args[2:]
 	c, ctx := mustEngine(ts), context.Background()
-	labels := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
+	marks := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
 	var netID string
 	if inside {
 		nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: client.Filters{}.
-			Add("label", "dev.bottle.slug="+slug, "dev.bottle.network=egress")})
+			Add("label", labels.Slug+"="+slug, labels.Network+"="+labels.NetworkEgress)})
 		ts.Check(err)
 		if len(nets.Items) != 1 {
 			ts.Fatalf("agent %s has %d egress networks, want 1", slug, len(nets.Items))
 		}
 		netID = nets.Items[0].ID
 	} else {
-		netID = internetNetwork(ts, c, name, labels)
+		netID = internetNetwork(ts, c, name, marks)
 		_, err := c.NetworkConnect(ctx, netID, client.NetworkConnectOptions{Container: slug + ".egress"})
 		ts.Check(err)
 	}
@@ -543,7 +544,7 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 		Config: &container.Config{
 			Image:  testImage,
 			Cmd:    []string{"sh", "-c", "mkdir /www && echo hello from the internet > /www/index.html && exec httpd -f -p 80 -h /www"},
-			Labels: labels,
+			Labels: marks,
 		},
 		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(netID)},
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
@@ -568,7 +569,7 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 // internetNetwork makes the network of a stand-in internet server: a /28
 // drawn at random from 198.18.0.0/15, drawn again if another script's
 // overlaps it. It is removed when the script ends.
-func internetNetwork(ts *testscript.TestScript, c *client.Client, name string, labels map[string]string) string {
+func internetNetwork(ts *testscript.TestScript, c *client.Client, name string, marks map[string]string) string {
 	ctx := context.Background()
 	for range 16 {
 		var b [2]byte
@@ -577,7 +578,7 @@ func internetNetwork(ts *testscript.TestScript, c *client.Client, name string, l
 		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18 + byte(n>>12&1), byte(n >> 4), byte(n << 4)}), 28)
 		res, err := c.NetworkCreate(ctx, "internet-"+name, client.NetworkCreateOptions{
 			Driver: "bridge",
-			Labels: labels,
+			Labels: marks,
 			IPAM:   &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}},
 		})
 		if err != nil && strings.Contains(err.Error(), "overlap") {
@@ -662,7 +663,7 @@ func cmdHostAddrs(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	addrs := own
 	if len(args) == 1 {
-		nets, err := mustEngine(ts).NetworkList(context.Background(), client.NetworkListOptions{Filters: client.Filters{}.Add("label", "dev.bottle.slug="+args[0])})
+		nets, err := mustEngine(ts).NetworkList(context.Background(), client.NetworkListOptions{Filters: client.Filters{}.Add("label", labels.Slug+"="+args[0])})
 		ts.Check(err)
 		for _, n := range nets.Items {
 			for _, cfg := range n.IPAM.Config {

@@ -19,6 +19,9 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // engine is the Docker Engine the harness measures, on a unix socket.
@@ -160,7 +163,7 @@ func (h *harness) captureShapes(ctx context.Context, slug string) ([]shape, erro
 		return nil, fmt.Errorf("inspecting the agent %s: %w", slug, err)
 	}
 	a := info.Container
-	agent := shape{cfg: *a.Config, hc: container.HostConfig{
+	agentShape := shape{cfg: *a.Config, hc: container.HostConfig{
 		CapDrop:        a.HostConfig.CapDrop,
 		CapAdd:         a.HostConfig.CapAdd,
 		SecurityOpt:    a.HostConfig.SecurityOpt,
@@ -168,8 +171,8 @@ func (h *harness) captureShapes(ctx context.Context, slug string) ([]shape, erro
 		Tmpfs:          a.HostConfig.Tmpfs,
 		Mounts:         mountsOf(a.HostConfig.Mounts),
 	}}
-	agent.hc.PidsLimit = a.HostConfig.PidsLimit
-	shapes := []shape{agent}
+	agentShape.hc.PidsLimit = a.HostConfig.PidsLimit
+	shapes := []shape{agentShape}
 	for _, name := range h.def.sidecars {
 		info, err := c.ContainerInspect(ctx, slug+"."+name, client.ContainerInspectOptions{})
 		if err != nil {
@@ -183,7 +186,7 @@ func (h *harness) captureShapes(ctx context.Context, slug string) ([]shape, erro
 // create makes the container of shape s for the bottle slug on networkID.
 func (h *harness) create(ctx context.Context, s shape, slug, networkID string) (string, error) {
 	cfg := s.cfg
-	cfg.Labels = withValue(s.cfg.Labels, "dev.bottle.slug", slug)
+	cfg.Labels = withValue(s.cfg.Labels, labels.Slug, slug)
 	cfg.Hostname = ""
 	if s.suffix == "" {
 		cfg.Hostname = slug
@@ -215,10 +218,8 @@ func (h *harness) start(ctx context.Context, id string) error {
 // would, over the Engine API: its internal network, then every container
 // created at once, then every container started at once.
 func (h *harness) concurrentStart(ctx context.Context, slug string, shapes []shape) error {
-	labels := withValue(map[string]string{
-		"dev.bottle.agent": h.def.name, "dev.bottle.services": strings.Join(h.def.sidecars, ","), benchLabel: h.id,
-	}, "dev.bottle.slug", slug)
-	net, err := h.engine.c.NetworkCreate(ctx, slug, client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: labels})
+	marks := labels.Bottle(agent.Agent{Slug: slug, Name: h.def.name, Services: h.def.sidecars}, map[string]string{benchLabel: h.id})
+	net, err := h.engine.c.NetworkCreate(ctx, slug, client.NetworkCreateOptions{Driver: "bridge", Internal: true, Labels: marks})
 	if err != nil {
 		return fmt.Errorf("creating network %s: %w", slug, err)
 	}
@@ -321,7 +322,7 @@ func parallelDo(ctx context.Context, width, n int, f func(i int) error) error {
 // removeBySlug removes the containers and networks of one agent of this
 // run, to the end even when ctx is cancelled.
 func (h *harness) removeBySlug(ctx context.Context, slug string) error {
-	return h.removeMatching(context.WithoutCancel(ctx), client.Filters{}.Add("label", benchLabel+"="+h.id).Add("label", "dev.bottle.slug="+slug))
+	return h.removeMatching(context.WithoutCancel(ctx), client.Filters{}.Add("label", benchLabel+"="+h.id).Add("label", labels.Slug+"="+slug))
 }
 
 // removeMatching removes every container, then every network, the filter

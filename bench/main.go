@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,6 +34,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // benchLabel marks everything a run creates: benchLabel=<run id>.
@@ -577,28 +581,35 @@ func (h *harness) startAgents(ctx context.Context, k int) error {
 // commands, environment, confinement, labels).
 func (h *harness) dockerRunRef(slug, host string) (network cmdSpec, runs []cmdSpec) {
 	env := []string{"DOCKER_HOST=" + host}
-	services := strings.Join(h.def.sidecars, ",")
-	common := []string{
-		"--label", "dev.bottle.slug=" + slug, "--label", "dev.bottle.agent=" + h.def.name,
-		"--label", "dev.bottle.services=" + services, "--label", benchLabel + "=" + h.id,
-	}
+	a := agent.Agent{Slug: slug, Name: h.def.name, Services: h.def.sidecars, Attach: []string{"/bin/sh"}}
+	user := map[string]string{benchLabel: h.id}
+	common := labels.Bottle(a, user)
 	network = cmdSpec{name: "docker network create", env: env,
-		argv: slices.Concat([]string{"docker", "network", "create", "--internal"}, common, []string{slug})}
+		argv: slices.Concat([]string{"docker", "network", "create", "--internal"}, labelArgs(common), []string{slug})}
 	for i, name := range h.def.sidecars {
+		sidecar := withValue(withValue(common, labels.Role, labels.RoleSidecar), labels.Sidecar, name)
 		runs = append(runs, cmdSpec{name: "docker run -d (" + name + ")", env: env, argv: slices.Concat(
 			[]string{"docker", "run", "-d", "--name", slug + "." + name, "--network", slug, "--network-alias", name},
-			common, []string{"--label", "dev.bottle.role=sidecar", "--label", "dev.bottle.sidecar=" + name, h.def.image},
-			h.def.sideCmds[i])})
+			labelArgs(sidecar), []string{h.def.image}, h.def.sideCmds[i])})
 	}
-	agent := []string{"docker", "run", "-d", "--name", slug, "--hostname", slug, "--network", slug,
+	run := []string{"docker", "run", "-d", "--name", slug, "--hostname", slug, "--network", slug,
 		"--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "1024",
 		"--mount", "type=bind,source=" + h.def.dir + ",target=" + h.def.workdir, "-w", h.def.workdir}
 	for k, v := range h.def.env {
-		agent = append(agent, "-e", k+"="+v)
+		run = append(run, "-e", k+"="+v)
 	}
-	runs = append(runs, cmdSpec{name: "docker run -d (agent)", env: env, argv: slices.Concat(agent, common,
-		[]string{"--label", "dev.bottle.role=agent", "--label", `dev.bottle.attach=["/bin/sh"]`, h.def.image}, h.def.command)})
+	runs = append(runs, cmdSpec{name: "docker run -d (agent)", env: env, argv: slices.Concat(run,
+		labelArgs(withValue(labels.Encode(a, user), labels.Role, labels.RoleAgent)), []string{h.def.image}, h.def.command)})
 	return network, runs
+}
+
+// labelArgs gives each label as the docker CLI takes it, in key order.
+func labelArgs(l map[string]string) []string {
+	var args []string
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		args = append(args, "--label", k+"="+l[k])
+	}
+	return args
 }
 
 // The ways measureStart makes the bottle.
@@ -736,8 +747,8 @@ func (h *harness) measureListing(ctx context.Context, n int) error {
 	}
 	lv.listURI = listURI
 	psArgs := []string{"docker", "ps",
-		"--filter", "label=dev.bottle.slug", "--filter", "label=dev.bottle.role=agent", "--filter", "label=" + benchLabel + "=" + h.id,
-		"--format", `docker	{{.Label "dev.bottle.slug"}}	{{.Label "dev.bottle.agent"}}	{{.Label "dev.bottle.services"}}`}
+		"--filter", "label=" + labels.Slug, "--filter", "label=" + labels.Role + "=" + labels.RoleAgent, "--filter", "label=" + benchLabel + "=" + h.id,
+		"--format", fmt.Sprintf("docker\t{{.Label %q}}\t{{.Label %q}}\t{{.Label %q}}", labels.Slug, labels.Agent, labels.Services)}
 	if _, err := runOnce(ctx, cmdSpec{argv: psArgs, env: []string{"DOCKER_HOST=" + h.counter.host}}); err != nil {
 		return err
 	}

@@ -287,9 +287,8 @@ func (r *report) rows() []row {
 			meaning:  "Processes started over the one the target allows: each process above 1 costs a fork and exec of smolvm (and its own start-up) on every listing.",
 		}
 		if !met {
-			rw.miss = fmt.Sprintf("Missed by %d process(es) (%.0f%% more than allowed), the same at 0 and %d machines, so it does not grow with the listing. "+
-				"Cause: `backend.EnumerateActiveAgents` (pkg/backend/backend.go) asks `HasBackend` → `smolmachines.(*Backend).Usable` (pkg/backend/smolmachines/backend.go), which runs `smolvm --version`, before `Enumerate` runs `smolvm machine ls --json`; "+
-				"the probe is a second process whose answer the listing itself would give (a smolvm that cannot be run, or does not answer in time, fails the ls the same way).",
+			rw.miss = fmt.Sprintf("Missed by %d process(es) (%.0f%% more than allowed) at %d machines: the processes are those above. "+
+				"A backend's `Enumerate` is its own usability check (pkg/backend/backend.go), so one listing needs no process but `smolvm machine ls --json`.",
 				len(last.calls)-1, float64(len(last.calls)-1)*100, last.machines)
 		}
 		rows = append(rows, rw)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // mixedFixture is the shared `smolvm machine ls --json` fixture: a running
@@ -54,15 +56,15 @@ func smolListing(n int, extra map[string]string) ([]byte, int, error) {
 }
 
 func agentMachine(template json.RawMessage, slug string, created int64, extra map[string]string) []byte {
-	labels := map[string]string{}
-	if err := json.Unmarshal([]byte(gjson.GetBytes(template, "labels").Raw), &labels); err != nil {
+	marks := map[string]string{}
+	if err := json.Unmarshal([]byte(gjson.GetBytes(template, "labels").Raw), &marks); err != nil {
 		panic(err) // the fixture's labels are an object of strings
 	}
-	labels["dev.bottle.slug"] = slug
+	marks[labels.Slug] = slug
 	for k, v := range extra {
-		labels[k] = v
+		marks[k] = v
 	}
-	raw, _ := json.Marshal(labels) // sorted keys, as in the fixture
+	raw, _ := json.Marshal(marks) // sorted keys, as in the fixture
 	m := setField(template, "name", strconv.Quote(slug))
 	m = setField(m, "created_at", strconv.FormatInt(created, 10))
 	return setField(m, "labels", string(raw))

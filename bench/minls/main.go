@@ -19,6 +19,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 func main() {
@@ -57,15 +59,15 @@ func main() {
 		fail(err)
 	}
 	slices.SortFunc(items, func(a, b struct{ Labels map[string]string }) int {
-		return strings.Compare(a.Labels["dev.bottle.slug"], b.Labels["dev.bottle.slug"])
+		return strings.Compare(a.Labels[labels.Slug], b.Labels[labels.Slug])
 	})
 	w := bufio.NewWriter(os.Stdout)
 	for _, it := range items {
-		services := it.Labels["dev.bottle.services"]
+		services := it.Labels[labels.Services]
 		if services == "" {
 			services = "-"
 		}
-		fmt.Fprintf(w, "docker\t%s\t%s\t%s\n", it.Labels["dev.bottle.slug"], it.Labels["dev.bottle.agent"], services)
+		fmt.Fprintf(w, "docker\t%s\t%s\t%s\n", it.Labels[labels.Slug], it.Labels[labels.Agent], services)
 	}
 	if err := w.Flush(); err != nil {
 		fail(err)

@@ -1,5 +1,6 @@
 // Package cli holds what every bottle binary shares: the exit statuses, the
-// one place where an error becomes a message and an exit code, flag parsing
+// one place where an error becomes a message and an exit code, the one
+// place where the backends are made from the environment, flag parsing
 // that writes only to the writers it is given, and interruption by signals.
 package cli
 
@@ -10,16 +11,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/jessevdk/go-flags"
 
-	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
-
-	"github.com/bottle-dev/bottle/internal/lazyre"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // Status is a process exit status. The contract fixes their meaning per
@@ -199,24 +197,15 @@ func (c Command) Parse(opts any, args []string, stdout io.Writer) ([]string, err
 // EnvLabels is the environment variable with the user's own labels.
 const EnvLabels = "BOTTLE_LABELS"
 
-var labelKey = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
-
-// CheckLabels rejects user labels that could not be stored or filtered on
-// faithfully, or that would pass for the toolkit's own marks. An empty item,
-// as an empty or trailing-comma BOTTLE_LABELS gives, is dropped.
-func CheckLabels(labels map[string]string) error {
-	if v, ok := labels[""]; ok && v == "" {
-		delete(labels, "")
+// CheckLabels rejects user labels as labels.CheckUser does, with a usage
+// error. An empty item, as an empty or trailing-comma BOTTLE_LABELS gives,
+// is dropped first.
+func CheckLabels(user map[string]string) error {
+	if v, ok := user[""]; ok && v == "" {
+		delete(user, "")
 	}
-	for k, v := range labels {
-		switch {
-		case !labelKey().MatchString(k):
-			return Usagef("label key %q: use letters, digits, '.', '_', '/' and '-'", agent.Escape(k))
-		case strings.HasPrefix(k, "dev.bottle."):
-			return Usagef("label key %q: the dev.bottle. prefix is the toolkit's own", k)
-		case agent.Escape(v) != v:
-			return Usagef("label %s: the value must not hold control characters or backslashes", k)
-		}
+	if err := labels.CheckUser(user); err != nil {
+		return Usage(err)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func TestExit(t *testing.T) {
 		{errHelp, 0, ""},
 		{errors.New("boom"), 1, "prog: boom\n"},
 		{Usagef("bad %s", "flag"), 2, "prog: bad flag\n"},
-		{fmt.Errorf("wrapped: %w", &backend.UnknownError{Name: "x"}), 2, "prog: wrapped: unknown backend \"x\": valid backends are docker, smolmachines\n"},
+		{fmt.Errorf("wrapped: %w", &backend.UnknownError{Name: "x", Valid: []string{"docker", "smolmachines"}}), 2, "prog: wrapped: unknown backend \"x\": valid backends are docker, smolmachines\n"},
 		{&agentdef.Error{File: "a.json", Key: "image", Reason: "required"}, 2, "prog: a.json: image: required\n"},
 		{Quietly(StatusFailure), 1, ""},
 		{&InterruptedError{Signal: syscall.SIGINT}, 130, "prog: interrupted by interrupt\n"},

@@ -14,7 +14,6 @@ import (
 
 	"github.com/jessevdk/go-flags"
 
-	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
 )
@@ -26,7 +25,7 @@ import (
 // it prints what the last word can become, one a line:
 //
 //   - an option name (--js: --json), as go-flags completes them;
-//   - the value of a --backend option: the backend names of the registry;
+//   - the value of a --backend option: the backend names of the set;
 //   - an operand: the slugs of the running agents for bottle-attach and
 //     bottle-stop, the backend names for bottle-has-backend, the agent
 //     definitions on BOTTLE_AGENT_PATH for bottle-start and bottle-trust.
@@ -54,7 +53,7 @@ var operandCompletion = map[string]struct {
 }{
 	"bottle-attach":      {false, runningSlugs},
 	"bottle-stop":        {true, runningSlugs},
-	"bottle-has-backend": {true, func(position) []string { return backend.Names() }},
+	"bottle-has-backend": {true, func(position) []string { return Backends(nil).Names() }},
 	"bottle-start":       {false, agentNames},
 	"bottle-trust":       {true, agentNames},
 }
@@ -74,7 +73,7 @@ func (c Command) complete(p *flags.Parser, args []string, verbose bool, stdout i
 	var items []string
 	switch operands, ok := operandCompletion[c.Name]; {
 	case pos.option != nil && pos.option.LongName == "backend":
-		items = backend.Names()
+		items = Backends(nil).Names()
 	case pos.option != nil && len(pos.option.Choices) > 0:
 		items = pos.option.Choices
 	case pos.operand && ok && (operands.many || pos.operands == 0):
@@ -223,18 +222,18 @@ func runningSlugs(pos position) []string {
 	if len(given) == 0 && os.Getenv(EnvLabels) != "" {
 		given = strings.Split(os.Getenv(EnvLabels), ",")
 	}
-	labels := map[string]string{}
+	user := map[string]string{}
 	for _, kv := range given {
 		k, v, _ := strings.Cut(kv, "=")
-		labels[k] = v
+		user[k] = v
 	}
-	if CheckLabels(labels) != nil {
+	if CheckLabels(user) != nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 	defer cancel()
 	var slugs []string
-	for _, a := range backend.EnumerateActiveAgents(ctx, agent.Query{Labels: labels}).Agents {
+	for _, a := range Backends(os.Environ()).List(ctx, backend.Query{Labels: user}).Agents {
 		slugs = append(slugs, a.Slug)
 	}
 	slices.Sort(slugs)

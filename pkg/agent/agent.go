@@ -6,9 +6,7 @@ package agent
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/bottle-dev/bottle/internal/lazyre"
@@ -23,42 +21,15 @@ type Agent struct {
 	Services  []string // sidecar names, in the order of the definition
 	StartedAt time.Time
 	State     string // the backend's own word: running, created, stopped, ...
+
+	// Attach is the command that enters the agent when the user names
+	// none, recorded on it at start. No line carries it.
+	Attach []string
+	// Handle is what the backend that listed the agent needs to act on it
+	// without looking it up again, such as its containers; only that
+	// backend reads it, and no line carries it.
+	Handle any
 }
-
-// Query selects the agents a listing returns.
-type Query struct {
-	Labels map[string]string // only agents carrying every one of these
-	All    bool              // stopped (and half-made) agents too, not only running ones
-}
-
-// JoinServices and SplitServices turn services into the one label value
-// that every backend stores them in, and back.
-func JoinServices(services []string) string { return strings.Join(services, ",") }
-
-// SplitServices is JoinServices undone.
-func SplitServices(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
-
-// ErrNotFound is what a backend returns when no agent of its has the slug.
-var ErrNotFound = errors.New("no such agent")
-
-// ErrUnusable is what a backend wraps when its tools are not there at all,
-// found out while doing something else than probing.
-var ErrUnusable = errors.New("not usable here")
-
-// ErrNoAnswer is what a backend wraps when something is there (a socket, a
-// program) but does not answer in time: a fault worth reporting, unlike a
-// backend that is simply not installed.
-var ErrNoAnswer = errors.New("no answer")
-
-// ErrSlugTaken is what a backend's Start wraps when the slug, or a name
-// made from it, is already in use there: a generated slug can then be
-// drawn again.
-var ErrSlugTaken = errors.New("already in use")
 
 var slugPattern = lazyre.New(`^[a-z0-9][a-z0-9-]{0,62}$`)
 

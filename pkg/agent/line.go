@@ -102,7 +102,7 @@ func (r Ref) String() string {
 
 // ParseRef reads a TSV line as bottle-ls prints it, a JSON line as
 // bottle-ls --json prints it, or a bare slug. It checks the slug's form; the
-// backend name is the caller's to check against the registry.
+// backend name is the caller's to check against its backends.
 func ParseRef(line string) (Ref, error) {
 	line = strings.TrimRight(line, "\r\n")
 	trimmed := strings.TrimSpace(line)

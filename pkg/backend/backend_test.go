@@ -23,7 +23,7 @@ type fake struct {
 	agents     []string     // slugs Enumerate returns
 	enumErr    error        // what Enumerate returns instead
 	hangs      bool         // Enumerate waits until its context is done
-	meet       *together    // Usable waits there for the other backends
+	meet       *together    // Usable and Enumerate wait there for the other backends
 	enumerated atomic.Int32 // calls of Enumerate
 }
 
@@ -38,8 +38,13 @@ func (f *fake) Usable(ctx context.Context) error {
 	return f.unusable
 }
 
-func (f *fake) Enumerate(ctx context.Context, _ agent.Query) ([]agent.Agent, error) {
+func (f *fake) Enumerate(ctx context.Context, q Query) ([]agent.Agent, error) {
 	f.enumerated.Add(1)
+	if f.meet != nil {
+		if err := f.meet.arrive(); err != nil {
+			return nil, err
+		}
+	}
 	if f.hangs {
 		<-ctx.Done()
 		return nil, ctx.Err()
@@ -49,7 +54,7 @@ func (f *fake) Enumerate(ctx context.Context, _ agent.Query) ([]agent.Agent, err
 	}
 	var out []agent.Agent
 	for _, s := range f.agents {
-		out = append(out, agent.Agent{Backend: f.name, Slug: s, Name: "reviewer", Services: []string{"egress"}})
+		out = append(out, agent.Agent{Backend: f.name, Slug: s, Name: "reviewer", Services: []string{"egress"}, Handle: f.name + "/" + s})
 	}
 	return out, nil
 }
@@ -78,15 +83,12 @@ func (g *together) arrive() error {
 	}
 }
 
-// useRegistry replaces the registry for the rest of the test.
-func useRegistry(t *testing.T, bs ...*fake) {
-	t.Helper()
-	saved := registry
-	t.Cleanup(func() { registry = saved })
-	registry = nil
-	for _, b := range bs {
-		registry = append(registry, b)
+func set(bs ...*fake) *Set {
+	backends := make([]Backend, len(bs))
+	for i, b := range bs {
+		backends[i] = b
 	}
+	return NewSet(backends...)
 }
 
 // name is the backend's name, or "" for nil.
@@ -97,16 +99,24 @@ func name(b Backend) string {
 	return b.Name()
 }
 
+// notThere and hung are what a backend's listing says when it is not
+// there, or does not answer.
+var (
+	notThere = Absent(errors.New("not installed"))
+	hung     = fmt.Errorf("socket: %w within 2s", ErrNoAnswer)
+)
+
 func TestNamesAndLookup(t *testing.T) {
+	t.Parallel()
 	beta, alpha := &fake{name: "beta"}, &fake{name: "alpha"}
-	useRegistry(t, beta, alpha)
-	if got := Names(); !slices.Equal(got, []string{"beta", "alpha"}) {
-		t.Errorf("Names() = %q, want registry order [beta alpha]", got)
+	s := set(beta, alpha)
+	if got := s.Names(); !slices.Equal(got, []string{"beta", "alpha"}) {
+		t.Errorf("Names() = %q, want the set's order [beta alpha]", got)
 	}
-	if b, err := Lookup("alpha"); err != nil || b != Backend(alpha) {
+	if b, err := s.Lookup("alpha"); err != nil || b != Backend(alpha) {
 		t.Errorf("Lookup(alpha) = %v, %v; want the alpha backend", name(b), err)
 	}
-	b, err := Lookup("gamma")
+	b, err := s.Lookup("gamma")
 	var unknown *UnknownError
 	if b != nil || !errors.As(err, &unknown) || unknown.Name != "gamma" {
 		t.Fatalf("Lookup(gamma) = %v, %v; want *UnknownError for gamma", name(b), err)
@@ -119,8 +129,9 @@ func TestNamesAndLookup(t *testing.T) {
 }
 
 func TestResolve(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
-		registry   []string
+		backends   []string
 		flag, env  string
 		want       string // backend, or "" for an error
 		errContain []string
@@ -143,13 +154,11 @@ func TestResolve(t *testing.T) {
 			lacks = []string{"--backend"}
 		}
 		var fakes []*fake
-		for _, n := range tc.registry {
+		for _, n := range tc.backends {
 			fakes = append(fakes, &fake{name: n})
 		}
-		useRegistry(t, fakes...)
-		t.Setenv(EnvBackend, tc.env)
-		b, err := Resolve(tc.flag)
-		what := "Resolve(" + tc.flag + ") with " + EnvBackend + "=" + tc.env + " and backends " + strings.Join(tc.registry, ",")
+		b, err := set(fakes...).Resolve(tc.flag, tc.env)
+		what := "Resolve(" + tc.flag + ", " + tc.env + ") with backends " + strings.Join(tc.backends, ",")
 		if tc.want != "" {
 			if err != nil || name(b) != tc.want {
 				t.Errorf("%s = %v, %v; want %s", what, name(b), err, tc.want)
@@ -174,30 +183,25 @@ func TestResolve(t *testing.T) {
 	}
 }
 
-func TestHasBackend(t *testing.T) {
+func TestUsable(t *testing.T) {
+	t.Parallel()
 	reason := errors.New("no daemon answers")
-	useRegistry(t, &fake{name: "alpha"}, &fake{name: "beta", unusable: reason})
 	ctx := t.Context()
-	if err := HasBackend(ctx, "alpha"); err != nil {
-		t.Errorf("HasBackend(alpha) = %v, want nil", err)
+	if err := usable(ctx, &fake{name: "alpha"}); err != nil {
+		t.Errorf("usable(alpha) = %v, want nil", err)
 	}
-	err := HasBackend(ctx, "beta")
+	err := usable(ctx, &fake{name: "beta", unusable: reason})
 	var unusable *UnusableError
 	if !errors.As(err, &unusable) || !errors.Is(err, reason) || err.Error() != "beta: no daemon answers" {
-		t.Errorf("HasBackend(beta) = %v (%T), want *UnusableError %q", err, err, "beta: no daemon answers")
-	}
-	var unknown *UnknownError
-	if err := HasBackend(ctx, "gamma"); !errors.As(err, &unknown) {
-		t.Errorf("HasBackend(gamma) = %v (%T), want *UnknownError", err, err)
+		t.Errorf("usable(beta) = %v (%T), want *UnusableError %q", err, err, "beta: no daemon answers")
 	}
 }
 
 func TestProbe(t *testing.T) {
+	t.Parallel()
 	meet := meeting(2)
-	useRegistry(t,
-		&fake{name: "alpha", meet: meet},
-		&fake{name: "beta", meet: meet, unusable: errors.New("down")})
-	errs := Probe(t.Context(), []string{"beta", "gamma", "alpha"})
+	s := set(&fake{name: "alpha", meet: meet}, &fake{name: "beta", meet: meet, unusable: errors.New("down")})
+	errs := s.Probe(t.Context(), []string{"beta", "gamma", "alpha"})
 	var unusable *UnusableError
 	var unknown *UnknownError
 	if len(errs) != 3 || !errors.As(errs[0], &unusable) || errors.Is(errs[0], errOneByOne) || !errors.As(errs[1], &unknown) || errs[2] != nil {
@@ -214,37 +218,40 @@ func slugs(as []agent.Agent) []string {
 	return out
 }
 
-func TestEnumerateActiveAgents(t *testing.T) {
-	off := &fake{name: "off", unusable: errors.New("not here"), agents: []string{"ghost"}}
-	useRegistry(t,
+func TestList(t *testing.T) {
+	t.Parallel()
+	s := set(
 		&fake{name: "beta", agents: []string{"z", "a", "m"}},
-		off,
+		&fake{name: "off", enumErr: notThere},
 		&fake{name: "alpha", agents: []string{"c", "b"}},
 		&fake{name: "empty"})
-	got := EnumerateActiveAgents(t.Context(), agent.Query{})
+	got := s.List(t.Context(), Query{})
 	want := []string{"beta/a", "beta/m", "beta/z", "alpha/b", "alpha/c"}
 	if !slices.Equal(slugs(got.Agents), want) || len(got.Failed)+len(got.Hung) > 0 {
-		t.Errorf("EnumerateActiveAgents = %q, %v, %v; want %q and no errors", slugs(got.Agents), got.Failed, got.Hung, want)
+		t.Errorf("List = %q, %v, %v; want %q and no word of the absent backend", slugs(got.Agents), got.Failed, got.Hung, want)
 	}
-	if n := off.enumerated.Load(); n != 0 {
-		t.Errorf("the unusable backend was enumerated %d times, want 0", n)
+	if got := s.List(t.Context(), Query{}, "alpha", "off"); !slices.Equal(slugs(got.Agents), []string{"alpha/b", "alpha/c"}) {
+		t.Errorf("List of alpha and off = %q, want alpha's agents", slugs(got.Agents))
 	}
 }
 
-func TestEnumerateActiveAgentsFailure(t *testing.T) {
+// TestListFailure: each backend's listing is its own probe, and tells a
+// backend that is absent (skipped), hangs (a word in Hung) or fails (a
+// word in Failed, the others still listed).
+func TestListFailure(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
-	defer func(saved time.Duration) { listTimeout = saved }(listTimeout)
-	listTimeout = 50 * time.Millisecond
-	useRegistry(t,
+	s := set(
 		&fake{name: "alpha", agents: []string{"a"}},
 		&fake{name: "broken", enumErr: boom},
 		&fake{name: "stuck", hangs: true},
-		&fake{name: "hung", unusable: fmt.Errorf("socket: %w within 2s", agent.ErrNoAnswer)},
-		&fake{name: "absent", unusable: errors.New("not installed")},
+		&fake{name: "hung", enumErr: hung},
+		&fake{name: "absent", enumErr: notThere},
 		&fake{name: "beta", agents: []string{"b"}})
-	got := EnumerateActiveAgents(t.Context(), agent.Query{})
+	s.listTimeout = 50 * time.Millisecond
+	got := s.List(t.Context(), Query{})
 	if want := []string{"alpha/a", "beta/b"}; !slices.Equal(slugs(got.Agents), want) {
-		t.Errorf("EnumerateActiveAgents = %q, want the others' agents %q", slugs(got.Agents), want)
+		t.Errorf("List = %q, want the others' agents %q", slugs(got.Agents), want)
 	}
 	if len(got.Failed) != 2 || !errors.Is(got.Failed[0], boom) || got.Failed[0].Error() != "broken: listing agents: boom" ||
 		got.Failed[1].Error() != "stuck: listing agents: no answer within 50ms" {
@@ -255,57 +262,55 @@ func TestEnumerateActiveAgentsFailure(t *testing.T) {
 	}
 }
 
-func TestEnumerateActiveAgentsConcurrent(t *testing.T) {
+func TestListConcurrent(t *testing.T) {
+	t.Parallel()
 	meet := meeting(2)
-	useRegistry(t, &fake{name: "alpha", meet: meet, agents: []string{"a"}}, &fake{name: "beta", meet: meet, agents: []string{"b"}})
-	if got := EnumerateActiveAgents(t.Context(), agent.Query{}); len(got.Agents) != 2 {
-		t.Fatalf("EnumerateActiveAgents = %q, want both backends' agents, asked at once", slugs(got.Agents))
+	s := set(&fake{name: "alpha", meet: meet, agents: []string{"a"}}, &fake{name: "beta", meet: meet, agents: []string{"b"}})
+	if got := s.List(t.Context(), Query{}); len(got.Agents) != 2 {
+		t.Fatalf("List = %q, %v; want both backends' agents, asked at once", slugs(got.Agents), got.Failed)
 	}
 }
 
 func TestLocate(t *testing.T) {
+	t.Parallel()
 	alpha := &fake{name: "alpha", agents: []string{"only-a", "both"}}
 	beta := &fake{name: "beta", agents: []string{"both", "only-b"}}
-	off := &fake{name: "off", unusable: errors.New("not here"), agents: []string{"hidden"}}
-	useRegistry(t, alpha, beta, off)
-	enumerations := func() []int32 {
+	off := &fake{name: "off", enumErr: notThere}
+	s := set(alpha, beta, off)
+	listings := func() []int32 {
 		return []int32{alpha.enumerated.Load(), beta.enumerated.Load(), off.enumerated.Load()}
-	}
-
-	// Refs that name their backend need no enumeration.
-	bs, errs := Locate(t.Context(), []agent.Ref{{Backend: "beta", Slug: "anything"}, {Backend: "alpha", Slug: "both"}}, nil)
-	if name(bs[0]) != "beta" || name(bs[1]) != "alpha" || errs[0] != nil || errs[1] != nil {
-		t.Errorf("Locate of refs with a backend = [%v %v], %v; want [beta alpha]", name(bs[0]), name(bs[1]), errs)
-	}
-	if n := enumerations(); !slices.Equal(n, []int32{0, 0, 0}) {
-		t.Errorf("Locate of refs with a backend enumerated %v times, want none", n)
 	}
 
 	refs := []agent.Ref{
 		{Slug: "only-b"},
 		{Slug: "both"},
 		{Slug: "nowhere"},
-		{Slug: "hidden"},
 		{Backend: "gamma", Slug: "x"},
 		{Backend: "off", Slug: "x"},
 		{Slug: "only-a"},
-		{Backend: "alpha", Slug: "x"},
+		{Backend: "alpha", Slug: "both"},
+		{Backend: "alpha", Slug: "only-b"},
 	}
-	bs, errs = Locate(t.Context(), refs, nil)
-	if len(bs) != len(refs) || len(errs) != len(refs) {
-		t.Fatalf("Locate of %d refs gave %d backends and %d errors", len(refs), len(bs), len(errs))
+	found, errs := s.Locate(t.Context(), refs, nil)
+	if len(found) != len(refs) || len(errs) != len(refs) {
+		t.Fatalf("Locate of %d refs gave %d agents and %d errors", len(refs), len(found), len(errs))
 	}
-	if n := enumerations(); !slices.Equal(n, []int32{1, 1, 0}) {
-		t.Errorf("Locate of several bare slugs: Enumerate calls per backend %v, want [1 1 0]", n)
+	if n := listings(); !slices.Equal(n, []int32{1, 1, 1}) {
+		t.Errorf("Locate of several refs: listings per backend %v, want one each", n)
 	}
 	check := func(i int, backend string, ok func(error) bool, what string) {
 		t.Helper()
-		if name(bs[i]) != backend || !ok(errs[i]) {
-			t.Errorf("Locate(%v) = %v, %v; want %q, %s", refs[i], name(bs[i]), errs[i], backend, what)
+		l := found[i]
+		if name(l.Backend) != backend || !ok(errs[i]) {
+			t.Errorf("Locate(%v) = %v, %v; want %q, %s", refs[i], name(l.Backend), errs[i], backend, what)
+		}
+		// The agent comes as the backend listed it, ready to act on.
+		if backend != "" && (l.Agent.Slug != refs[i].Slug || l.Agent.Handle != backend+"/"+refs[i].Slug) {
+			t.Errorf("Locate(%v) found %+v, not the agent %s listed", refs[i], l.Agent, backend)
 		}
 	}
 	isNil := func(err error) bool { return err == nil }
-	notFound := func(err error) bool { return errors.Is(err, agent.ErrNotFound) }
+	notFound := func(err error) bool { return errors.Is(err, ErrNotFound) }
 	check(0, "beta", isNil, "no error")
 	check(1, "", func(err error) bool {
 		var amb *AmbiguousError
@@ -313,60 +318,77 @@ func TestLocate(t *testing.T) {
 			strings.Contains(err.Error(), "\nalpha\tboth\treviewer\tegress") &&
 			strings.Contains(err.Error(), "\nbeta\tboth\treviewer\tegress")
 	}, "*AmbiguousError listing the alpha and beta lines")
-	check(2, "", notFound, "agent.ErrNotFound")
-	check(3, "", notFound, "agent.ErrNotFound (its backend is unusable)")
-	check(4, "", func(err error) bool { var e *UnknownError; return errors.As(err, &e) }, "*UnknownError")
-	check(5, "", func(err error) bool { var e *UnusableError; return errors.As(err, &e) }, "*UnusableError")
+	check(2, "", notFound, "ErrNotFound")
+	check(3, "", func(err error) bool { var e *UnknownError; return errors.As(err, &e) }, "*UnknownError")
+	check(4, "", func(err error) bool { var e *UnusableError; return errors.As(err, &e) && errors.Is(err, ErrUnusable) }, "*UnusableError")
+	check(5, "alpha", isNil, "no error")
 	check(6, "alpha", isNil, "no error")
-	check(7, "alpha", isNil, "no error")
+	check(7, "", func(err error) bool { return notFound(err) && err.Error() == "alpha only-b: no such agent" }, "ErrNotFound on alpha")
+}
+
+// A reference that names its backend lists that backend, once, and no
+// other: a line whose agent is gone is not found.
+func TestLocateNamed(t *testing.T) {
+	t.Parallel()
+	alpha := &fake{name: "alpha", agents: []string{"a", "b"}}
+	beta := &fake{name: "beta", agents: []string{"c"}}
+	s := set(alpha, beta)
+	refs := []agent.Ref{{Backend: "alpha", Slug: "a"}, {Backend: "alpha", Slug: "b"}, {Backend: "alpha", Slug: "gone"}}
+	found, errs := s.Locate(t.Context(), refs, nil)
+	if name(found[0].Backend) != "alpha" || name(found[1].Backend) != "alpha" || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], ErrNotFound) {
+		t.Errorf("Locate = %v, %v; want a and b on alpha, gone not found", found, errs)
+	}
+	if a, b := alpha.enumerated.Load(), beta.enumerated.Load(); a != 1 || b != 0 {
+		t.Errorf("listings: alpha %d, beta %d; want 1 and 0", a, b)
+	}
+	if _, errs := s.Locate(t.Context(), []agent.Ref{{Backend: "gamma", Slug: "x"}}, nil); alpha.enumerated.Load() != 1 || beta.enumerated.Load() != 0 {
+		t.Errorf("Locate of an unknown backend's line (%v) listed a backend", errs[0])
+	}
 }
 
 func TestLocateWhileABackendFails(t *testing.T) {
+	t.Parallel()
 	boom := errors.New("boom")
-	useRegistry(t, &fake{name: "alpha", agents: []string{"a"}}, &fake{name: "broken", enumErr: boom})
-	bs, errs := Locate(t.Context(), []agent.Ref{{Slug: "a"}, {Slug: "nowhere"}}, nil)
-	if name(bs[0]) != "alpha" || errs[0] != nil {
-		t.Errorf("Locate(a) = %v, %v; want alpha", name(bs[0]), errs[0])
+	s := set(&fake{name: "alpha", agents: []string{"a"}}, &fake{name: "broken", enumErr: boom}, &fake{name: "hung", enumErr: hung})
+	found, errs := s.Locate(t.Context(), []agent.Ref{{Slug: "a"}, {Slug: "nowhere"}, {Backend: "broken", Slug: "a"}, {Backend: "hung", Slug: "a"}}, nil)
+	if name(found[0].Backend) != "alpha" || errs[0] != nil {
+		t.Errorf("Locate(a) = %v, %v; want alpha", name(found[0].Backend), errs[0])
 	}
-	if bs[1] != nil || !errors.Is(errs[1], agent.ErrNotFound) || !errors.Is(errs[1], boom) || !strings.Contains(errs[1].Error(), "broken") {
-		t.Errorf("Locate(nowhere) = %v, %v; want agent.ErrNotFound that also names the broken backend", name(bs[1]), errs[1])
+	if found[1].Backend != nil || !errors.Is(errs[1], ErrNotFound) || !errors.Is(errs[1], boom) || !strings.Contains(errs[1].Error(), "broken") || !strings.Contains(errs[1].Error(), "hung") {
+		t.Errorf("Locate(nowhere) = %v, %v; want ErrNotFound that also names the broken and the hung backend", name(found[1].Backend), errs[1])
+	}
+	if !errors.Is(errs[2], boom) || errs[2].Error() != "broken: listing agents: boom" {
+		t.Errorf("Locate(broken a) = %v, want the listing's failure", errs[2])
+	}
+	var unusable *UnusableError
+	if !errors.As(errs[3], &unusable) || errs[3].Error() != "hung: socket: no answer within 2s" {
+		t.Errorf("Locate(hung a) = %v, want *UnusableError of the hung backend", errs[3])
 	}
 }
 
-// probing is a fake whose listing is its own probe.
-type probing struct {
+// remover is a fake that can remove orphans.
+type remover struct {
 	*fake
-	listErr error
+	removed []string
+	err     error
 }
 
-func (p probing) Usable(context.Context) error {
-	panic("a probing backend is never probed before a listing")
+func (r remover) RemoveOrphans(context.Context, map[string]string, time.Duration) ([]string, error) {
+	return r.removed, r.err
 }
 
-func (p probing) EnumerateProbing(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
-	if p.listErr != nil {
-		return nil, p.listErr
-	}
-	return p.Enumerate(ctx, q)
-}
-
-func TestEnumerateActiveAgentsProbing(t *testing.T) {
-	saved := registry
-	t.Cleanup(func() { registry = saved })
-	registry = []Backend{
-		probing{fake: &fake{name: "here", agents: []string{"a"}}},
-		probing{fake: &fake{name: "absent"}, listErr: fmt.Errorf("cannot run it: %w", agent.ErrUnusable)},
-		probing{fake: &fake{name: "hung"}, listErr: fmt.Errorf("ls: %w within 5s", agent.ErrNoAnswer)},
-		probing{fake: &fake{name: "broken"}, listErr: errors.New("exit status 1")},
-	}
-	got := EnumerateActiveAgents(t.Context(), agent.Query{})
-	if !slices.Equal(slugs(got.Agents), []string{"here/a"}) {
-		t.Errorf("agents %q, want here/a", slugs(got.Agents))
-	}
-	if len(got.Hung) != 1 || got.Hung[0].Error() != "hung: ls: no answer within 5s" {
-		t.Errorf("Hung = %v, want the hung backend only", got.Hung)
-	}
-	if len(got.Failed) != 1 || got.Failed[0].Error() != "broken: listing agents: exit status 1" {
-		t.Errorf("Failed = %v, want the broken backend only", got.Failed)
+func TestRemoveOrphans(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	s := NewSet(
+		remover{fake: &fake{name: "alpha"}, removed: []string{"a1", "a2"}},
+		&fake{name: "plain"},
+		remover{fake: &fake{name: "absent"}, err: notThere},
+		remover{fake: &fake{name: "hung"}, err: hung},
+		remover{fake: &fake{name: "broken"}, removed: []string{"b1"}, err: boom})
+	removed, err := s.RemoveOrphans(t.Context(), nil, time.Minute)
+	want := []agent.Ref{{Backend: "alpha", Slug: "a1"}, {Backend: "alpha", Slug: "a2"}, {Backend: "broken", Slug: "b1"}}
+	if !slices.Equal(removed, want) || !errors.Is(err, boom) || err.Error() != "broken: removing orphans: boom" {
+		t.Errorf("RemoveOrphans = %v, %v; want %v and only the broken backend's error", removed, err, want)
 	}
 }

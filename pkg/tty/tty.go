@@ -1,6 +1,7 @@
-// Package tty is the user's side of a session inside an agent: which
-// terminal it runs on, raw mode that is undone on every way out, and the
-// window size as it changes. Every backend's Attach takes a Session.
+// Package tty is the user's terminal for a session inside an agent: which
+// terminal it is, raw mode that is undone on every way out, and the window
+// size as it changes. The command layer owns it; a backend only gets its
+// streams and sizes.
 package tty
 
 import (
@@ -13,16 +14,6 @@ import (
 
 	"golang.org/x/term"
 )
-
-// Session is what a backend connects to the command it runs in an agent.
-type Session struct {
-	Command  []string  // empty: the agent's own attach command
-	Env      []string  // KEY=VALUE added to the command's environment
-	Stdin    io.Reader // nil: the command gets no input
-	Stdout   io.Writer
-	Stderr   io.Writer
-	Terminal *Terminal // nil: plain streams and no pseudo-terminal inside
-}
 
 // Size is a terminal's size in character cells.
 type Size struct{ Width, Height uint }

@@ -76,8 +76,9 @@ func run(opts options, rest, cmd []string, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return 0, err
 	}
+	u := user{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr, stdinNamedAgent: fromStdin}
 	ctx, finish := cli.Interruptible(context.Background())
-	status, err := attach(ctx, ref, opts.Labels, session(cmd, fromStdin, stdin, stdout, stderr))
+	status, err := attach(ctx, cli.Backends(os.Environ()), ref, opts.Labels, u)
 	if interrupted := finish(); interrupted != nil {
 		return 0, interrupted
 	}
@@ -102,38 +103,78 @@ func selected(rest []string, stdin io.Reader) (agent.Ref, bool, error) {
 	return ref, true, err
 }
 
-// session decides how the user's side looks: a terminal when one is there,
-// except for a command whose output goes to a pipe or file; plain streams
-// otherwise. Stdin feeds a plain command only when it did not name the agent.
-func session(cmd []string, stdinNamedAgent bool, stdin io.Reader, stdout, stderr io.Writer) *tty.Session {
-	s := &tty.Session{Command: cmd, Stdout: stdout, Stderr: stderr}
-	if len(cmd) == 0 || tty.IsTerminal(stdout) {
-		s.Terminal = tty.Open(stdin, stdout)
-	}
-	if s.Terminal != nil {
-		if term := os.Getenv("TERM"); term != "" {
-			s.Env = []string{"TERM=" + term}
-		}
-	} else if !stdinNamedAgent {
-		s.Stdin = stdin
-	}
-	return s
+// user is the user's side of a session: the command after --, if any,
+// and the streams.
+type user struct {
+	cmd             []string
+	stdin           io.Reader
+	stdout, stderr  io.Writer
+	stdinNamedAgent bool // stdin held the agent's line, so it is not the command's input
 }
 
-func attach(ctx context.Context, ref agent.Ref, labels map[string]string, s *tty.Session) (int, error) {
-	if s.Terminal == nil && len(s.Command) == 0 {
+func attach(ctx context.Context, backends *backend.Set, ref agent.Ref, labels map[string]string, u user) (int, error) {
+	// A terminal when one is there, except for a command whose output goes
+	// to a pipe or file; plain streams otherwise.
+	var term *tty.Terminal
+	if len(u.cmd) == 0 || tty.IsTerminal(u.stdout) {
+		term = tty.Open(u.stdin, u.stdout)
+	}
+	if term == nil && len(u.cmd) == 0 {
 		return 0, errors.New("no terminal to attach: give a command after -- to run one without")
 	}
-	if s.Terminal != nil {
-		defer s.Terminal.Close()
+	if term != nil {
+		defer term.Close()
 	}
-	backends, errs := backend.Locate(ctx, []agent.Ref{ref}, labels)
+	located, errs := backends.Locate(ctx, []agent.Ref{ref}, labels)
 	if errs[0] != nil {
 		return 0, errs[0]
 	}
-	status, err := backends[0].Attach(ctx, ref.Slug, labels, s)
+	a, b := located[0].Agent, located[0].Backend
+	fail := func(err error) (int, error) { return 0, fmt.Errorf("%s %s: %w", b.Name(), a.Slug, err) }
+	s := backend.Session{Command: u.cmd, Out: u.stdout, Err: u.stderr}
+	if len(s.Command) == 0 {
+		if s.Command = a.Attach; len(s.Command) == 0 {
+			return fail(errors.New("no attach command is recorded on it: give a command after --"))
+		}
+	}
+	if term != nil {
+		if err := term.MakeRaw(); err != nil {
+			return fail(fmt.Errorf("setting the terminal to raw mode: %w", err))
+		}
+		watch, stop := context.WithCancel(ctx)
+		defer stop()
+		s.TTY, s.Size, s.Resize = true, backend.Size(term.Size()), resizes(watch, term)
+		s.In, s.Out, s.Err = term.Reader(), term.Writer(), term.Writer()
+		if name := os.Getenv("TERM"); name != "" {
+			s.Env = []string{"TERM=" + name}
+		}
+	} else if !u.stdinNamedAgent {
+		s.In = u.stdin
+	}
+	status, err := b.Attach(ctx, a, s)
 	if err != nil {
-		return 0, fmt.Errorf("%s %s: %w", backends[0].Name(), ref.Slug, err)
+		return fail(err)
 	}
 	return status, nil
+}
+
+// resizes delivers the terminal's size each time the window changes, until
+// ctx is done. A size not yet taken is replaced by a newer one, so the
+// watch never waits for the backend.
+func resizes(ctx context.Context, term *tty.Terminal) <-chan backend.Size {
+	sizes := make(chan backend.Size, 1)
+	term.WatchResize(ctx, func(sz tty.Size) {
+		for {
+			select {
+			case sizes <- backend.Size(sz):
+				return
+			default:
+				select {
+				case <-sizes:
+				default:
+				}
+			}
+		}
+	})
+	return sizes
 }

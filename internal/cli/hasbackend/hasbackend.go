@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/bottle-dev/bottle/internal/cli"
@@ -23,7 +24,7 @@ var command = cli.Command{
 	Description: "Exits 0 when every named backend is usable on this host, 1 when a named backend " +
 		"is known but not usable here, and 2 for an unknown name or bad usage. " +
 		"Backends are asked at once, each within a few seconds.",
-	Epilog: "Backends: " + strings.Join(backend.Names(), ", ") + `
+	Epilog: "Backends: " + strings.Join(cli.Backends(nil).Names(), ", ") + `
   docker is usable when a Docker Engine answers a ping, within 2 seconds, at
   the address DOCKER_HOST names, else the Docker context's (DOCKER_CONTEXT,
   else currentContext in $DOCKER_CONFIG/config.json); no docker CLI is
@@ -59,23 +60,24 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func run(opts options, names []string, stdout, stderr io.Writer) error {
+	backends := cli.Backends(os.Environ())
 	switch {
 	case opts.List && opts.Usable:
 		return cli.Usagef("--list and --usable do not go together")
 	case (opts.List || opts.Usable) && len(names) > 0:
 		return cli.Usagef("--list and --usable take no backend names")
 	case opts.List || opts.Usable:
-		return list(opts.Usable, stdout)
+		return list(backends, opts.Usable, stdout)
 	case len(names) == 0:
-		return cli.Usagef("name a backend (one of %s), or use --list", strings.Join(backend.Names(), ", "))
+		return cli.Usagef("name a backend (one of %s), or use --list", strings.Join(backends.Names(), ", "))
 	}
 	for _, name := range names {
-		if _, err := backend.Lookup(name); err != nil {
+		if _, err := backends.Lookup(name); err != nil {
 			return err
 		}
 	}
 	unusable := 0
-	for _, err := range backend.Probe(context.Background(), names) {
+	for _, err := range backends.Probe(context.Background(), names) {
 		if err == nil {
 			continue
 		}
@@ -90,9 +92,9 @@ func run(opts options, names []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func list(onlyUsable bool, stdout io.Writer) error {
-	names := backend.Names()
-	for i, err := range backend.Probe(context.Background(), names) {
+func list(backends *backend.Set, onlyUsable bool, stdout io.Writer) error {
+	names := backends.Names()
+	for i, err := range backends.Probe(context.Background(), names) {
 		var unusable *backend.UnusableError
 		switch {
 		case err == nil && onlyUsable:

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -79,8 +80,9 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if err := cli.CheckLabels(opts.Labels); err != nil {
 		return err
 	}
+	backends := cli.Backends(os.Environ())
 	for _, name := range opts.Backends {
-		if _, err := backend.Lookup(name); err != nil {
+		if _, err := backends.Lookup(name); err != nil {
 			return cli.Usage(fmt.Errorf("--backend: %w", err))
 		}
 	}
@@ -91,7 +93,7 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	listing := backend.EnumerateActiveAgents(context.Background(), agent.Query{Labels: opts.Labels, All: opts.All}, opts.Backends...)
+	listing := backends.List(context.Background(), backend.Query{Labels: opts.Labels, All: opts.All}, opts.Backends...)
 	if err := out.print(listing.Agents); err != nil {
 		return err
 	}

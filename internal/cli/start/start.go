@@ -82,14 +82,15 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if err := cli.CheckLabels(opts.Labels); err != nil {
 		return err
 	}
+	backends := cli.Backends(os.Environ())
 	flag := ""
 	if opts.Backend != nil {
 		// Given but empty, as from a picker the user escaped: never a silent default.
 		if flag = *opts.Backend; flag == "" {
-			return cli.Usagef("--backend needs a name: one of %s", strings.Join(backend.Names(), ", "))
+			return cli.Usagef("--backend needs a name: one of %s", strings.Join(backends.Names(), ", "))
 		}
 	}
-	b, err := backend.Resolve(flag)
+	b, err := backends.Resolve(flag, os.Getenv(backend.EnvBackend))
 	if err != nil {
 		return err
 	}
@@ -113,16 +114,16 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 		wipe = func() { fmt.Fprint(stderr, "\r\033[K") }
 	}
 	started, err := func() (agent.Agent, error) {
-		if err := backend.HasBackend(ctx, b.Name()); err != nil {
-			return agent.Agent{}, err
-		}
 		started, err := b.Start(ctx, slug, def, opts.Labels)
 		// A generated slug that happens to be taken is drawn again.
-		for retries := 3; opts.Name == "" && errors.Is(err, agent.ErrSlugTaken) && retries > 0; retries-- {
+		for retries := 3; opts.Name == "" && errors.Is(err, backend.ErrSlugTaken) && retries > 0; retries-- {
 			slug = agent.NewSlug(def.Name)
 			started, err = b.Start(ctx, slug, def, opts.Labels)
 		}
-		if err != nil {
+		switch {
+		case errors.Is(err, backend.ErrUnusable), errors.Is(err, backend.ErrNoAnswer):
+			return agent.Agent{}, &backend.UnusableError{Backend: b.Name(), Reason: err}
+		case err != nil:
 			return agent.Agent{}, fmt.Errorf("%s: starting %s: %w", b.Name(), slug, err)
 		}
 		return started, nil

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
-	"github.com/bottle-dev/bottle/pkg/backend"
 	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
@@ -73,15 +73,15 @@ func run(opts options, rest []string, stdin io.Reader) error {
 		return err
 	}
 	ctx := context.Background()
-	backends, errs := backend.Locate(ctx, refs, opts.Labels)
+	located, errs := cli.Backends(os.Environ()).Locate(ctx, refs, opts.Labels)
 	var wg sync.WaitGroup
-	for i, b := range backends {
-		if b == nil {
+	for i, l := range located {
+		if errs[i] != nil {
 			continue
 		}
 		wg.Go(func() {
-			if err := b.Stop(ctx, refs[i].Slug, opts.Labels); err != nil {
-				errs[i] = fmt.Errorf("%s %s: %w", b.Name(), refs[i].Slug, err)
+			if err := l.Backend.Stop(ctx, l.Agent); err != nil {
+				errs[i] = fmt.Errorf("%s %s: %w", l.Backend.Name(), l.Agent.Slug, err)
 			}
 		})
 	}
@@ -96,7 +96,7 @@ func removeOrphans(opts options, rest []string, stderr io.Writer) error {
 	if err := cli.CheckLabels(opts.Labels); err != nil {
 		return err
 	}
-	removed, err := backend.RemoveOrphans(context.Background(), opts.Labels, opts.OlderThan)
+	removed, err := cli.Backends(os.Environ()).RemoveOrphans(context.Background(), opts.Labels, opts.OlderThan)
 	for _, ref := range removed {
 		fmt.Fprintf(stderr, "%s: removed the remains of %s\n", prog, ref)
 	}

@@ -2,7 +2,6 @@ package docker
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -11,73 +10,56 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
-	"github.com/bottle-dev/bottle/pkg/tty"
+	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
-// Attach runs the session's command, or the attach command recorded on the
-// agent at start, in the agent container, as `docker exec` does: with a
-// pseudo-terminal sized and resized like the user's when the session has a
-// terminal, with plain streams otherwise. It returns the command's exit
-// status.
-func (b *Backend) Attach(ctx context.Context, slug string, labels map[string]string, s *tty.Session) (int, error) {
+// Attach runs the session's command in the agent container, as `docker
+// exec` does: with a pseudo-terminal sized and resized as the session
+// says when it asks for one, with plain streams otherwise. It returns the
+// command's exit status.
+func (b *Backend) Attach(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
+	h, ok := a.Handle.(handle)
+	if !ok {
+		return 0, backend.ErrNotFound
+	}
 	c, err := b.client()
 	if err != nil {
 		return 0, err
 	}
-	res, err := c.ContainerList(ctx, client.ContainerListOptions{
-		Filters: labelFilter(labels, labelSlug+"="+slug, labelRole+"="+roleAgent),
-	})
-	if err != nil {
-		return 0, err
-	}
-	if len(res.Items) == 0 {
-		return 0, agent.ErrNotFound
-	}
-	ctr := res.Items[0]
-	cmd := s.Command
-	if len(cmd) == 0 {
-		if err := json.Unmarshal([]byte(ctr.Labels[labelAttach]), &cmd); err != nil || len(cmd) == 0 {
-			cmd = []string{"/bin/sh"}
-		}
-	}
-
-	term := s.Terminal
-	opts := client.ExecCreateOptions{
-		Cmd:          cmd,
+	ex, err := c.ExecCreate(ctx, h.container, client.ExecCreateOptions{
+		Cmd:          s.Command,
 		Env:          s.Env,
-		TTY:          term != nil,
-		AttachStdin:  term != nil || s.Stdin != nil,
+		TTY:          s.TTY,
+		AttachStdin:  s.TTY || s.In != nil,
 		AttachStdout: true,
 		AttachStderr: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("running %q: %w", s.Command, err)
 	}
 	var size client.ConsoleSize
-	if term != nil {
-		sz := term.Size()
-		size = client.ConsoleSize{Height: sz.Height, Width: sz.Width}
+	if s.TTY {
+		size = client.ConsoleSize{Height: s.Size.Height, Width: s.Size.Width}
 	}
-	ex, err := c.ExecCreate(ctx, ctr.ID, opts)
+	att, err := c.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: s.TTY, ConsoleSize: size})
 	if err != nil {
-		return 0, fmt.Errorf("running %q: %w", cmd, err)
-	}
-	att, err := c.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{TTY: term != nil, ConsoleSize: size})
-	if err != nil {
-		return 0, fmt.Errorf("running %q: %w", cmd, err)
+		return 0, fmt.Errorf("running %q: %w", s.Command, err)
 	}
 	defer att.Close()
 	// Cancelling (a signal to the tool) ends the session's streams.
 	stop := context.AfterFunc(ctx, att.Close)
 	defer stop()
 
-	if term == nil {
-		if s.Stdin != nil {
+	if s.TTY {
+		err = interact(ctx, c, ex.ID, s, att)
+	} else {
+		if s.In != nil {
 			go func() {
-				io.Copy(att.Conn, s.Stdin)
+				io.Copy(att.Conn, s.In)
 				att.CloseWrite()
 			}()
 		}
-		_, err = stdcopy.StdCopy(s.Stdout, s.Stderr, att.Reader)
-	} else {
-		err = interact(ctx, c, ex.ID, term, att)
+		_, err = stdcopy.StdCopy(s.Out, s.Err, att.Reader)
 	}
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
@@ -88,26 +70,31 @@ func (b *Backend) Attach(ctx context.Context, slug string, labels map[string]str
 	return exitCode(ctx, c, ex.ID)
 }
 
-// interact connects the terminal, in raw mode, to the exec's pseudo-terminal
+// interact connects the session's terminal to the exec's pseudo-terminal
 // until the command ends, keeping their sizes equal.
-func interact(ctx context.Context, c *client.Client, execID string, term *tty.Terminal, att client.ExecAttachResult) error {
-	if err := term.MakeRaw(); err != nil {
-		return fmt.Errorf("setting the terminal to raw mode: %w", err)
-	}
-	defer term.Restore()
-	resize := func(sz tty.Size) {
+func interact(ctx context.Context, c *client.Client, execID string, s backend.Session, att client.ExecAttachResult) error {
+	resize := func(sz backend.Size) {
 		c.ExecResize(ctx, execID, client.ExecResizeOptions{Height: sz.Height, Width: sz.Width})
 	}
 	// The size given at create time is not honoured by every Engine: send it again.
-	resize(term.Size())
-	watchCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	term.WatchResize(watchCtx, resize)
+	resize(s.Size)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		io.Copy(att.Conn, term.Reader())
+		for {
+			select {
+			case <-done:
+				return
+			case sz := <-s.Resize:
+				resize(sz)
+			}
+		}
+	}()
+	go func() {
+		io.Copy(att.Conn, s.In)
 		att.CloseWrite()
 	}()
-	_, err := io.Copy(term.Writer(), att.Reader)
+	_, err := io.Copy(s.Out, att.Reader)
 	return err
 }
 

@@ -9,14 +9,13 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
 
-	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
 // pingTimeout bounds the usability check, so that an address that swallows
@@ -26,6 +25,7 @@ const pingTimeout = 2 * time.Second
 // Backend is the docker backend. Its Engine client is made on first use, so
 // that a binary which never touches Docker pays nothing for it.
 type Backend struct {
+	cfg  Config
 	conn func() (conn, error)
 }
 
@@ -35,14 +35,13 @@ type conn struct {
 	ep endpoint
 }
 
-// New returns the docker backend, configured as the docker CLI is: from
-// the standard Docker environment variables (DOCKER_HOST,
-// DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY), or, when
-// DOCKER_HOST is unset, from the Docker context that DOCKER_CONTEXT or the
+// New returns the docker backend, configured as the docker CLI would be by
+// the same environment: from the standard Docker variables, or, when no
+// DOCKER_HOST is given, from the Docker context that DOCKER_CONTEXT or the
 // CLI's config.json names.
-func New() *Backend {
-	return &Backend{conn: sync.OnceValues(func() (conn, error) {
-		c, ep, err := newClient(os.Getenv)
+func New(cfg Config) *Backend {
+	return &Backend{cfg: cfg, conn: sync.OnceValues(func() (conn, error) {
+		c, ep, err := newClient(cfg)
 		return conn{c, ep}, err
 	})}
 }
@@ -55,15 +54,24 @@ func (b *Backend) client() (*client.Client, error) {
 
 func (b *Backend) Name() string { return "docker" }
 
-// Usable pings the Engine, negotiating the API version on the way so that
-// the requests that follow need no second round trip.
+// Usable pings the Engine.
 func (b *Backend) Usable(ctx context.Context) error {
+	_, err := b.ping(ctx)
+	return err
+}
+
+// ping returns the Engine client once the Engine has answered a ping,
+// which negotiates the API version on the way, so that the requests that
+// follow need no second round trip. Settings that name no Engine, or an
+// Engine that cannot be reached, are backend.ErrUnusable; an Engine that
+// does not answer within pingTimeout is backend.ErrNoAnswer.
+func (b *Backend) ping(ctx context.Context) (*client.Client, error) {
 	cn, err := b.conn()
 	if err != nil {
 		if errors.As(err, new(contextError)) {
-			return err
+			return nil, backend.Absent(err)
 		}
-		return fmt.Errorf("bad Docker settings: %w", err)
+		return nil, backend.Absent(fmt.Errorf("bad Docker settings: %w", err))
 	}
 	c, at := cn.c, cn.c.DaemonHost()
 	if cn.ep.Context != "" {
@@ -73,11 +81,11 @@ func (b *Backend) Usable(ctx context.Context) error {
 	defer cancel()
 	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
-			return fmt.Errorf("no Docker Engine answers at %s: %w within %s", at, agent.ErrNoAnswer, pingTimeout)
+			return nil, fmt.Errorf("no Docker Engine answers at %s: %w within %s", at, backend.ErrNoAnswer, pingTimeout)
 		}
-		return fmt.Errorf("no Docker Engine answers at %s: %s", at, rootCause(ctx, c.DaemonHost(), err))
+		return nil, backend.Absent(fmt.Errorf("no Docker Engine answers at %s: %s", at, rootCause(ctx, c.DaemonHost(), err)))
 	}
-	return nil
+	return c, nil
 }
 
 // rootCause turns the client's layered connection errors into the few

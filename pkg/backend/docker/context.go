@@ -19,8 +19,6 @@ import (
 
 // The Docker CLI's names for the things a context is made of.
 const (
-	envContext     = "DOCKER_CONTEXT"
-	envConfig      = "DOCKER_CONFIG"
 	defaultContext = "default"
 	dockerEndpoint = "docker"
 )
@@ -44,22 +42,17 @@ type endpoint struct {
 
 // resolveEndpoint finds the Engine the way the docker CLI does: a
 // non-empty DOCKER_HOST means the environment; else the context named by
-// DOCKER_CONTEXT, else by currentContext in $DOCKER_CONFIG/config.json
-// (DOCKER_CONFIG defaults to ~/.docker); no name or "default" means the
-// environment too. A named context is read from the CLI's context store.
-// It reads config.json (only when DOCKER_CONTEXT is unset) and the
-// context's meta.json, nothing else but for a TLS directory's listing.
-func resolveEndpoint(getenv func(string) string) (endpoint, error) {
-	if getenv(client.EnvOverrideHost) != "" {
+// DOCKER_CONTEXT, else by currentContext in the config directory's
+// config.json; no name or "default" means the environment too. A named
+// context is read from the CLI's context store. It reads config.json (only
+// when DOCKER_CONTEXT is unset) and the context's meta.json, nothing else
+// but for a TLS directory's listing.
+func resolveEndpoint(cfg Config) (endpoint, error) {
+	if cfg.Host != "" {
 		return endpoint{}, nil
 	}
-	dir := getenv(envConfig)
-	if dir == "" {
-		if home := getenv("HOME"); home != "" {
-			dir = filepath.Join(home, ".docker")
-		}
-	}
-	name, source := getenv(envContext), envContext
+	dir := cfg.ConfigDir
+	name, source := cfg.Context, envContext
 	if name == "" {
 		if dir == "" {
 			return endpoint{}, nil
@@ -220,15 +213,19 @@ func (e contextError) Error() string { return e.err.Error() }
 func (e contextError) Unwrap() error { return e.err }
 
 // newClient makes the Engine client: from the standard variables, as
-// client.FromEnv does, unless a Docker context names the Engine. It also
+// client.FromEnv would, unless a Docker context names the Engine. It also
 // returns the endpoint, so that messages can name the context.
-func newClient(getenv func(string) string) (*client.Client, endpoint, error) {
-	ep, err := resolveEndpoint(getenv)
+func newClient(cfg Config) (*client.Client, endpoint, error) {
+	ep, err := resolveEndpoint(cfg)
 	if err != nil {
 		return nil, ep, err
 	}
 	if ep.Context == "" {
-		c, err := client.New(client.FromEnv)
+		opts, err := cfg.clientOptions()
+		if err != nil {
+			return nil, ep, err
+		}
+		c, err := client.New(opts...)
 		return c, ep, err
 	}
 	fail := func(err error) (*client.Client, endpoint, error) {
@@ -247,7 +244,7 @@ func newClient(getenv func(string) string) (*client.Client, endpoint, error) {
 			CheckRedirect: client.CheckRedirect,
 		}))
 	}
-	opts = append(opts, client.WithHost(ep.Host), client.WithAPIVersionFromEnv())
+	opts = append(opts, client.WithHost(ep.Host), client.WithAPIVersion(cfg.APIVersion))
 	c, err := client.New(opts...)
 	if err != nil {
 		return fail(err)

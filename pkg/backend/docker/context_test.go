@@ -67,6 +67,7 @@ func dockerMeta(name, host string) string {
 }
 
 func TestContextID(t *testing.T) {
+	t.Parallel()
 	// The directory `docker context create local-test` makes, which
 	// docker_context.txtar hard-codes: printf local-test | sha256sum.
 	if got, want := contextID("local-test"), "a9a3f009fb827341c5bb0da7b0ba5ad0f953581e95aa921963a118e0a0916df7"; got != want {
@@ -75,6 +76,7 @@ func TestContextID(t *testing.T) {
 }
 
 func TestResolveEndpoint(t *testing.T) {
+	t.Parallel()
 	// Each case gets a fresh DOCKER_CONFIG (cfg) and HOME (home), and
 	// prepares them; $CFG and $HOME in env values and wanted strings are
 	// replaced by those directories.
@@ -303,12 +305,13 @@ func TestResolveEndpoint(t *testing.T) {
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			cfg, home := t.TempDir(), t.TempDir()
 			expand := strings.NewReplacer("$CFG", cfg, "$HOME", home).Replace
 			if tc.prepare != nil {
 				tc.prepare(t, cfg, home)
 			}
-			ep, err := resolveEndpoint(func(k string) string { return expand(tc.env[k]) })
+			ep, err := resolveEndpoint(ConfigFromEnv(func(k string) string { return expand(tc.env[k]) }))
 			if tc.want.err != "" {
 				if err == nil {
 					t.Fatalf("resolved to %+v, want the error %s", ep, expand(tc.want.err))
@@ -426,6 +429,7 @@ func fakeEngine(t *testing.T, p pki) string {
 // TestContextTLS talks to a TLS Engine through contexts: the client uses the
 // store's CA and client certificate, and honours SkipTLSVerify.
 func TestContextTLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	host := fakeEngine(t, p)
 	cases := []struct {
@@ -443,6 +447,7 @@ func TestContextTLS(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			cfg := t.TempDir()
 			skip := "false"
 			if tc.skip {
@@ -450,11 +455,7 @@ func TestContextTLS(t *testing.T) {
 			}
 			writeContext(t, cfg, "remote", `{"Name":"remote","Endpoints":{"docker":{"Host":"`+host+`","SkipTLSVerify":`+skip+`}}}`)
 			writeTLS(t, cfg, "remote", tc.files...)
-			t.Setenv("DOCKER_HOST", "")
-			t.Setenv("DOCKER_API_VERSION", "")
-			t.Setenv("DOCKER_CONFIG", cfg)
-			t.Setenv("DOCKER_CONTEXT", "remote")
-			err := New().Usable(context.Background())
+			err := New(Config{ConfigDir: cfg, Context: "remote"}).Usable(context.Background())
 			switch {
 			case tc.err == "" && err != nil:
 				t.Fatalf("Usable = %v", err)
@@ -468,6 +469,7 @@ func TestContextTLS(t *testing.T) {
 // TestUsableNamesTheContext: the reasons Usable gives for a context name it
 // and what is wrong, without the "bad Docker settings" of the environment.
 func TestUsableNamesTheContext(t *testing.T) {
+	t.Parallel()
 	cfg := t.TempDir()
 	sock := filepath.Join(cfg, "missing.sock")
 	writeContext(t, cfg, "gone", dockerMeta("gone", "unix://"+sock))
@@ -479,10 +481,8 @@ func TestUsableNamesTheContext(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.context, func(t *testing.T) {
-			t.Setenv("DOCKER_HOST", "")
-			t.Setenv("DOCKER_CONFIG", cfg)
-			t.Setenv("DOCKER_CONTEXT", tc.context)
-			b := New()
+			t.Parallel()
+			b := New(Config{ConfigDir: cfg, Context: tc.context})
 			err := b.Usable(context.Background())
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("Usable = %v, want %s", err, tc.want)
@@ -492,5 +492,31 @@ func TestUsableNamesTheContext(t *testing.T) {
 				t.Fatalf("client = %v, want %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestCertPathTLS talks to a TLS Engine as DOCKER_CERT_PATH and
+// DOCKER_TLS_VERIFY ask, as the client's own FromEnv would.
+func TestCertPathTLS(t *testing.T) {
+	t.Parallel()
+	p := newPKI(t)
+	host := fakeEngine(t, p)
+	certs := t.TempDir()
+	for name, content := range map[string][]byte{"ca.pem": p.ca, "cert.pem": p.clientCert, "key.pem": p.clientKey} {
+		writeFile(t, filepath.Join(certs, name), string(content))
+	}
+	for _, verify := range []bool{true, false} {
+		if err := New(Config{Host: host, CertPath: certs, TLSVerify: verify}).Usable(context.Background()); err != nil {
+			t.Errorf("DOCKER_CERT_PATH with DOCKER_TLS_VERIFY %v: Usable = %v", verify, err)
+		}
+	}
+	// Without the certificates the Engine refuses the connection.
+	if err := New(Config{Host: host}).Usable(context.Background()); err == nil {
+		t.Error("Usable without DOCKER_CERT_PATH = nil, want the Engine's refusal")
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	err := New(Config{Host: host, CertPath: missing}).Usable(context.Background())
+	if want := `bad Docker settings: configure TLS from "DOCKER_CERT_PATH=` + missing + `": `; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Usable with a DOCKER_CERT_PATH that holds nothing = %v, want %s...", err, want)
 	}
 }

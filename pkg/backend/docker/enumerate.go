@@ -2,37 +2,80 @@ package docker
 
 import (
 	"context"
+	"slices"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
-// Enumerate lists the agents with one container-list request: the labels
-// carry everything a line needs, so no container is inspected.
-func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
-	c, err := b.client()
+// Enumerate pings the Engine, which is also the usability check, then
+// lists the agents with one container-list request: the labels carry
+// everything a line needs, so no container is inspected. With q.All the
+// request lists every container of every bottle, sidecars too, so that
+// each agent's Handle holds all its containers and networks; without, the
+// running agents only.
+func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent, error) {
+	c, err := b.ping(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.ContainerList(ctx, client.ContainerListOptions{
-		All:     q.All,
-		Filters: labelFilter(q.Labels, labelSlug, labelRole+"="+roleAgent),
-	})
+	filter := labelFilter(q.Labels, labels.Slug)
+	if !q.All {
+		filter.Add("label", labels.Role+"="+labels.RoleAgent)
+	}
+	res, err := c.ContainerList(ctx, client.ContainerListOptions{All: q.All, Filters: filter})
 	if err != nil {
 		return nil, err
 	}
-	agents := make([]agent.Agent, 0, len(res.Items))
-	for _, ctr := range res.Items {
-		agents = append(agents, agent.Agent{
-			Backend:   b.Name(),
-			Slug:      ctr.Labels[labelSlug],
-			Name:      ctr.Labels[labelAgent],
-			Services:  agent.SplitServices(ctr.Labels[labelServices]),
-			StartedAt: time.Unix(ctr.Created, 0).UTC(),
-			State:     string(ctr.State),
-		})
+	return b.agents(res.Items), nil
+}
+
+// handle is what Stop and Attach need of an agent, as one listing saw it.
+type handle struct {
+	container  string   // the agent's
+	containers []string // every container of its bottle, the agent's among them
+	networks   []string // the bottle's own networks that those are on
+}
+
+// agents makes an agent of each agent container, and gives each the
+// containers and networks of its bottle: those carrying its slug.
+func (b *Backend) agents(items []container.Summary) []agent.Agent {
+	type bottle struct{ containers, networks []string }
+	bottles := map[string]*bottle{}
+	for _, ctr := range items {
+		slug := ctr.Labels[labels.Slug]
+		bt := bottles[slug]
+		if bt == nil {
+			bt = &bottle{}
+			bottles[slug] = bt
+		}
+		bt.containers = append(bt.containers, ctr.ID)
+		if ctr.NetworkSettings == nil {
+			continue
+		}
+		for name, ep := range ctr.NetworkSettings.Networks {
+			if ep != nil && isNetworkOf(slug, name) && !slices.Contains(bt.networks, ep.NetworkID) {
+				bt.networks = append(bt.networks, ep.NetworkID)
+			}
+		}
 	}
-	return agents, nil
+	var agents []agent.Agent
+	for _, ctr := range items {
+		if ctr.Labels[labels.Role] != labels.RoleAgent {
+			continue
+		}
+		a, _ := labels.Decode(ctr.Labels)
+		bt := bottles[a.Slug]
+		a.Backend = b.Name()
+		a.StartedAt = time.Unix(ctr.Created, 0).UTC()
+		a.State = string(ctr.State)
+		a.Handle = handle{container: ctr.ID, containers: bt.containers, networks: bt.networks}
+		agents = append(agents, a)
+	}
+	return agents
 }

@@ -2,47 +2,13 @@ package docker
 
 import (
 	"maps"
+	"strings"
 
 	"github.com/moby/moby/client"
-
-	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
-// The labels that mark everything this backend creates. Listing, stopping
-// and attaching only ever look at objects carrying labelSlug.
-const (
-	labelSlug     = "dev.bottle.slug"
-	labelAgent    = "dev.bottle.agent"
-	labelServices = "dev.bottle.services"
-	labelRole     = "dev.bottle.role"    // roleAgent or roleSidecar
-	labelSidecar  = "dev.bottle.sidecar" // a sidecar container's service name
-	labelAttach   = "dev.bottle.attach"  // the agent's attach command, as a JSON array
-	labelNetwork  = "dev.bottle.network" // networkInternal or networkEgress
-)
-
-const (
-	networkInternal = "internal" // the bottle's own, with no route out
-	networkEgress   = "egress"   // the egress sidecar's way out
-)
-
-const (
-	roleAgent   = "agent"
-	roleSidecar = "sidecar"
-)
-
-// objectLabels are the labels every object of one agent carries.
-func objectLabels(slug, name string, services []string, user map[string]string) map[string]string {
-	labels := maps.Clone(user)
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[labelSlug] = slug
-	labels[labelAgent] = name
-	labels[labelServices] = agent.JoinServices(services)
-	return labels
-}
-
-// labelFilter selects objects carrying every given label, plus the user's.
+// labelFilter selects objects carrying every given label (KEY or
+// KEY=VALUE), plus the user's.
 func labelFilter(user map[string]string, labels ...string) client.Filters {
 	f := client.Filters{}
 	for _, l := range labels {
@@ -52,4 +18,32 @@ func labelFilter(user map[string]string, labels ...string) client.Filters {
 		f.Add("label", k+"="+v)
 	}
 	return f
+}
+
+// with returns m with the pairs of kv added.
+func with(m map[string]string, kv ...string) map[string]string {
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+// networkName is the name of a bottle's own network: the slug and a
+// nonce. Engines before API 1.44 let two networks share a name and then
+// refuse to start containers on either, so concurrent starts of one slug
+// must not make two of one name; the agent container's name is what
+// claims the slug. The egress network is named after it, with ".egress".
+func networkName(slug, nonce string) string { return slug + "." + nonce }
+
+// isNetworkOf reports whether a network a container of the bottle slug is
+// on is one of the bottle's own, by the name Start gives them: a network
+// of the user's that a container was connected to is not.
+func isNetworkOf(slug, name string) bool {
+	nonce, ok := strings.CutPrefix(name, slug+".")
+	nonce = strings.TrimSuffix(nonce, "."+EgressSidecar)
+	return ok && len(nonce) == nonceLen && strings.Trim(nonce, "0123456789abcdef") == ""
 }

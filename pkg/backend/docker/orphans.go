@@ -7,18 +7,20 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // RemoveOrphans removes the remains of bottles whose agent is not running
 // (a start killed midway, an agent that exited) and that are older than
 // olderThan, so that a start under way now is left alone. It returns the
-// slugs it removed.
-func (b *Backend) RemoveOrphans(ctx context.Context, labels map[string]string, olderThan time.Duration) ([]string, error) {
-	c, err := b.client()
+// slugs it removed. It pings the Engine first, as Enumerate does.
+func (b *Backend) RemoveOrphans(ctx context.Context, user map[string]string, olderThan time.Duration) ([]string, error) {
+	c, err := b.ping(ctx)
 	if err != nil {
 		return nil, err
 	}
-	filter := labelFilter(labels, labelSlug)
+	filter := labelFilter(user, labels.Slug)
 	ctrs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
 	if err != nil {
 		return nil, err
@@ -40,13 +42,13 @@ func (b *Backend) RemoveOrphans(ctx context.Context, labels map[string]string, o
 		return bySlug[slug]
 	}
 	for _, ctr := range ctrs.Items {
-		r := of(ctr.Labels[labelSlug])
+		r := of(ctr.Labels[labels.Slug])
 		r.containers = append(r.containers, ctr.ID)
-		r.running = r.running || ctr.Labels[labelRole] == roleAgent && ctr.State == "running"
+		r.running = r.running || ctr.Labels[labels.Role] == labels.RoleAgent && ctr.State == "running"
 		r.recent = r.recent || time.Unix(ctr.Created, 0).After(cutoff)
 	}
 	for _, n := range nets.Items {
-		r := of(n.Labels[labelSlug])
+		r := of(n.Labels[labels.Slug])
 		r.networks = append(r.networks, n.ID)
 		r.recent = r.recent || n.Created.After(cutoff)
 	}

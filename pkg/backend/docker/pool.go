@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"os"
 	"strings"
 
 	"github.com/moby/moby/api/types/network"
@@ -25,10 +24,9 @@ const poolBits = 27
 // poolTries bounds the draws of a free network from the pool.
 const poolTries = 16
 
-// pool returns the range of $BOTTLE_DOCKER_POOL, or an invalid prefix when
-// the Engine's own pools are to be used.
-func pool() (netip.Prefix, error) {
-	s := os.Getenv(EnvPool)
+// parsePool returns the range a BOTTLE_DOCKER_POOL value names, or an
+// invalid prefix for none: the Engine's own pools are to be used.
+func parsePool(s string) (netip.Prefix, error) {
 	if s == "" {
 		return netip.Prefix{}, nil
 	}
@@ -40,10 +38,10 @@ func pool() (netip.Prefix, error) {
 }
 
 // createNetwork makes a bridge network, in a /27 drawn at random from the
-// pool when there is one; a draw the Engine says overlaps another network
-// is drawn again.
-func createNetwork(ctx context.Context, c *client.Client, name string, opts client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
-	p, err := pool()
+// pool (a BOTTLE_DOCKER_POOL value) when there is one; a draw the Engine
+// says overlaps another network is drawn again.
+func createNetwork(ctx context.Context, c *client.Client, pool, name string, opts client.NetworkCreateOptions) (client.NetworkCreateResult, error) {
+	p, err := parsePool(pool)
 	if err != nil || !p.IsValid() {
 		if err != nil {
 			return client.NetworkCreateResult{}, err

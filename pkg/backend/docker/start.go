@@ -4,12 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+	"net"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +22,9 @@ import (
 
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
+	"github.com/bottle-dev/bottle/pkg/labels"
 	"github.com/bottle-dev/bottle/pkg/progress"
 )
 
@@ -32,16 +35,23 @@ const cleanupTimeout = 30 * time.Second
 // Start creates the bottle's internal network, the agent container (whose
 // name claims the slug), one container per sidecar, and for an egress
 // sidecar a second network that leads out; then it starts the sidecars and
-// the agent. Whatever fails, what this call created is removed again.
-func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, labels map[string]string) (started agent.Agent, err error) {
+// the agent, and reports the agent as the Engine then sees it. Whatever
+// fails, what this call created is removed again.
+func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, user map[string]string) (_ agent.Agent, err error) {
+	if err := agent.CheckSlug(slug); err != nil {
+		return agent.Agent{}, err
+	}
+	if err := labels.CheckUser(user); err != nil {
+		return agent.Agent{}, err
+	}
+	c, err := b.ping(ctx)
+	if err != nil {
+		return agent.Agent{}, err
+	}
 	services := def.SidecarNames()
 	hasEgress := slices.Contains(services, EgressSidecar)
 	if len(def.Egress.Allow) > 0 && !hasEgress {
 		return agent.Agent{}, fmt.Errorf("egress.allow needs a sidecar named %q to enforce it (the agent's network has no other way out)", EgressSidecar)
-	}
-	c, err := b.client()
-	if err != nil {
-		return agent.Agent{}, err
 	}
 	// Refused before anything is made: an Engine that would leave the
 	// host reachable, a workspace that holds the Engine itself.
@@ -53,8 +63,9 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	deny := hostAddresses(c.DaemonHost())
-	common := objectLabels(slug, def.Name, services, labels)
-	made := &created{c: c}
+	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: services, Attach: def.Attach}
+	common := labels.Bottle(a, user)
+	made := &created{c: c, pool: b.cfg.Pool}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, made.remove(context.WithoutCancel(ctx)))
@@ -62,29 +73,21 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	}()
 
 	// The bottle's own network has no route out: the agent and its
-	// sidecars reach each other, and nothing else. Network names carry a
-	// nonce: Engines before API 1.44 let two networks share a name and then
-	// refuse to start containers on either, so concurrent starts of one
-	// slug must not make two of one name; the agent container's name is
-	// what claims the slug.
-	name := slug + "." + nonce()
+	// sidecars reach each other, and nothing else.
+	name := networkName(slug, nonce())
 	progress.Say(ctx, "creating the network of %s", slug)
-	inside, err := made.network(ctx, name, true, isolation, with(common, labelNetwork, networkInternal))
+	inside, err := made.network(ctx, name, true, isolation, with(common, labels.Network, labels.NetworkInternal))
 	if err != nil {
 		return agent.Agent{}, err
 	}
 	outside := ""
 	if hasEgress {
-		if outside, err = made.network(ctx, name+"."+EgressSidecar, false, nil, with(common, labelNetwork, networkEgress)); err != nil {
+		if outside, err = made.network(ctx, name+"."+EgressSidecar, false, nil, with(common, labels.Network, labels.NetworkEgress)); err != nil {
 			return agent.Agent{}, err
 		}
 	}
 
 	progress.Say(ctx, "creating the containers of %s", slug)
-	attach, err := json.Marshal(def.Attach)
-	if err != nil {
-		return agent.Agent{}, err
-	}
 	env := def.Env
 	if hasEgress {
 		env = withProxy(env, services)
@@ -96,7 +99,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		Env:        envList(env),
 		WorkingDir: def.Workdir,
 		User:       def.User,
-		Labels:     with(common, labelRole, roleAgent, labelAttach, string(attach)),
+		Labels:     with(labels.Encode(a, user), labels.Role, labels.RoleAgent),
 	}, agentHostConfig(def))
 	if err != nil {
 		return agent.Agent{}, err
@@ -107,14 +110,14 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		s := def.Sidecars[i]
 		env := s.Env
 		if s.Name == EgressSidecar {
-			env = with(env, EnvEgressAllow, strings.Join(def.Egress.Allow, ","), EnvEgressDeny, strings.Join(deny, ","))
+			env = with(env, rules.EnvAllow, strings.Join(def.Egress.Allow, ","), rules.EnvDeny, strings.Join(deny, ","))
 		}
 		what := "sidecar " + s.Name
 		cfg := &container.Config{
 			Image:  s.Image,
 			Cmd:    s.Command,
 			Env:    envList(env),
-			Labels: with(common, labelRole, roleSidecar, labelSidecar, s.Name),
+			Labels: with(common, labels.Role, labels.RoleSidecar, labels.Sidecar, s.Name),
 		}
 		hc := confined(s.CapAdd, s.PidsLimit, s.Limits)
 		if s.Name == EgressSidecar {
@@ -149,7 +152,19 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err := startContainer(ctx, c, "agent", agentID); err != nil {
 		return agent.Agent{}, err
 	}
-	return def.Running(b.Name(), slug), nil
+	info, err := c.ContainerInspect(ctx, agentID, client.ContainerInspectOptions{})
+	if err != nil {
+		return agent.Agent{}, fmt.Errorf("agent: inspecting container: %w", err)
+	}
+	state := info.Container.State
+	if state == nil {
+		return agent.Agent{}, errors.New("agent: the Engine reports no state of its container")
+	}
+	if a.StartedAt, err = time.Parse(time.RFC3339Nano, state.StartedAt); err != nil {
+		return agent.Agent{}, fmt.Errorf("agent: the Engine's start time: %w", err)
+	}
+	a.StartedAt, a.State = a.StartedAt.UTC(), string(state.Status)
+	return a, nil
 }
 
 // EgressSidecar is the sidecar that is the bottle's way out: the one
@@ -157,19 +172,10 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 // agent's HTTP and HTTPS proxy.
 const EgressSidecar = "egress"
 
-// EnvEgressAllow hands the egress sidecar the allowlist, comma-separated.
-const EnvEgressAllow = "BOTTLE_EGRESS_ALLOW"
-
-// EnvEgressDeny hands the egress sidecar the addresses it never connects
-// to, whatever the allowlist says, comma-separated.
-const EnvEgressDeny = "BOTTLE_EGRESS_DENY"
-
-// egressProxy is where the egress sidecar listens, as the agent reaches it.
-const egressProxy = "http://" + EgressSidecar + ":3128"
-
 // withProxy points the agent's HTTP clients at the egress sidecar, except
 // for the bottle's own services, reached directly on its network.
 func withProxy(env map[string]string, services []string) map[string]string {
+	egressProxy := "http://" + net.JoinHostPort(EgressSidecar, strconv.Itoa(rules.Port))
 	noProxy := strings.Join(append([]string{"localhost", "127.0.0.1"}, services...), ",")
 	return with(env,
 		"HTTP_PROXY", egressProxy, "http_proxy", egressProxy,
@@ -214,13 +220,14 @@ func agentHostConfig(def *agentdef.Definition) *container.HostConfig {
 // exactly that and never another agent's objects of the same name.
 type created struct {
 	c          *client.Client
+	pool       string // BOTTLE_DOCKER_POOL's value
 	mu         sync.Mutex
 	containers []string
 	networks   []string
 }
 
-func (m *created) network(ctx context.Context, name string, internal bool, options, labels map[string]string) (string, error) {
-	res, err := createNetwork(ctx, m.c, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, EnableIPv6: new(false), Options: options, Labels: labels})
+func (m *created) network(ctx context.Context, name string, internal bool, options, marks map[string]string) (string, error) {
+	res, err := createNetwork(ctx, m.c, m.pool, name, client.NetworkCreateOptions{Driver: "bridge", Internal: internal, EnableIPv6: new(false), Options: options, Labels: marks})
 	if err != nil {
 		return "", fmt.Errorf("creating network %s: %w", name, err)
 	}
@@ -228,8 +235,11 @@ func (m *created) network(ctx context.Context, name string, internal bool, optio
 	return res.ID, nil
 }
 
+// nonceLen is the length of a network name's nonce, in hex digits.
+const nonceLen = 6
+
 func nonce() string {
-	b := make([]byte, 3)
+	b := make([]byte, nonceLen/2)
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
@@ -248,7 +258,7 @@ func (m *created) container(ctx context.Context, what, name, networkID string, a
 	case cerrdefs.IsNotFound(err):
 		return "", fmt.Errorf("%s: image %q not found on the Docker Engine (bottle never pulls: build or load it first)", what, cfg.Image)
 	case cerrdefs.IsConflict(err):
-		return "", fmt.Errorf("%s: the name %s is %w on the Docker Engine", what, name, agent.ErrSlugTaken)
+		return "", fmt.Errorf("%s: the name %s is %w on the Docker Engine", what, name, backend.ErrSlugTaken)
 	case err != nil:
 		return "", fmt.Errorf("%s: creating container: %w", what, err)
 	}
@@ -289,17 +299,6 @@ func envList(env map[string]string) []string {
 	}
 	sort.Strings(list)
 	return list
-}
-
-func with(labels map[string]string, kv ...string) map[string]string {
-	out := maps.Clone(labels)
-	if out == nil {
-		out = map[string]string{}
-	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		out[kv[i]] = kv[i+1]
-	}
-	return out
 }
 
 // each runs f for 0..n-1 at once and returns the first error in index order.

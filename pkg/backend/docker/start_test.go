@@ -84,13 +84,13 @@ func objects(t *testing.T, engine *client.Client, labels map[string]string) []st
 // with the given hook.
 func viaProxy(t *testing.T, engine *client.Client, hook enginetest.Hook) (*docker.Backend, *enginetest.Proxy) {
 	proxy := enginetest.NewProxy(t, engine, hook)
-	t.Setenv("DOCKER_HOST", proxy.Host)
-	return docker.New(), proxy
+	return docker.New(docker.Config{Host: proxy.Host}), proxy
 }
 
 var containerStart = regexp.MustCompile(`^/v[0-9.]+/containers/[^/]+/start$`)
 
 func TestStartInterruptedLeavesNothing(t *testing.T) {
+	t.Parallel()
 	engine, def, labels := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -113,6 +113,7 @@ func TestStartInterruptedLeavesNothing(t *testing.T) {
 }
 
 func TestStartEngineErrorLeavesNothing(t *testing.T) {
+	t.Parallel()
 	engine, def, labels := setup(t)
 	slug := agent.NewSlug("t")
 	// The Engine fails to start the agent container, the third to start

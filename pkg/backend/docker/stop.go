@@ -9,37 +9,22 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
-// Stop removes every container and network labelled with the slug: the
-// agent, its sidecars and its network, also when some of them are already
-// gone or were never finished.
-func (b *Backend) Stop(ctx context.Context, slug string, labels map[string]string) error {
+// Stop removes the containers and networks of the agent's bottle, as the
+// listing that found it saw them: the agent, its sidecars and its
+// networks, also when some of them are already gone.
+func (b *Backend) Stop(ctx context.Context, a agent.Agent) error {
+	h, ok := a.Handle.(handle)
+	if !ok {
+		return backend.ErrNotFound
+	}
 	c, err := b.client()
 	if err != nil {
 		return err
 	}
-	filter := labelFilter(labels, labelSlug+"="+slug)
-	ctrs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: filter})
-	if err != nil {
-		return err
-	}
-	nets, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: filter})
-	if err != nil {
-		return err
-	}
-	if len(ctrs.Items) == 0 && len(nets.Items) == 0 {
-		return agent.ErrNotFound
-	}
-	ids := make([]string, len(ctrs.Items))
-	for i, ctr := range ctrs.Items {
-		ids[i] = ctr.ID
-	}
-	netIDs := make([]string, len(nets.Items))
-	for i, n := range nets.Items {
-		netIDs[i] = n.ID
-	}
-	return remove(ctx, c, ids, netIDs)
+	return remove(ctx, c, h.containers, h.networks)
 }
 
 // remove removes the containers, all at once, then the networks they were on.

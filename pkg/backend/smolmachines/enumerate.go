@@ -8,6 +8,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // machine is what the backend reads of one `machine ls --json` entry.
@@ -18,61 +20,61 @@ type machine struct {
 	Labels    map[string]string
 }
 
-// Enumerate lists the agents with one `smolvm machine ls --json`.
-func (b *Backend) Enumerate(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
-	machines, err := list(ctx)
+// machineName is an agent's Handle: the name of the machine that is the
+// agent.
+type machineName string
+
+// Enumerate lists the agents with one `smolvm machine ls --json`, which is
+// also the usability check: a smolvm that cannot be run is not usable
+// here, and one that does not answer within listTimeout hangs.
+func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent, error) {
+	machines, err := b.list(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return b.selectAgents(machines, q), nil
-}
-
-// EnumerateProbing is Enumerate that is also the usability check, so that a
-// listing runs smolvm once: a smolvm that cannot be run is not usable here,
-// and one that does not answer within listProbeTimeout hangs.
-func (b *Backend) EnumerateProbing(ctx context.Context, q agent.Query) ([]agent.Agent, error) {
-	ctx, cancel := context.WithTimeout(ctx, listProbeTimeout)
-	defer cancel()
-	machines, err := list(ctx)
-	switch {
-	case ctx.Err() == context.DeadlineExceeded:
-		return nil, fmt.Errorf("smolvm machine ls: %w within %s", agent.ErrNoAnswer, listProbeTimeout)
-	case err != nil:
-		return nil, err
-	}
-	return b.selectAgents(machines, q), nil
-}
-
-// listProbeTimeout bounds the listing that is also the usability check:
-// longer than the --version probe, as a listing has more to say.
-const listProbeTimeout = 5 * time.Second
-
-func (b *Backend) selectAgents(machines []machine, q agent.Query) []agent.Agent {
 	var agents []agent.Agent
 	for _, m := range machines {
-		if m.State != "running" && !q.All || !carries(m.Labels, q.Labels) {
+		if m.State != "running" && !q.All || !labels.Carries(m.Labels, q.Labels) {
 			continue
 		}
 		agents = append(agents, b.agent(m))
 	}
-	return agents
+	return agents, nil
 }
+
+// listTimeout bounds the listing, which is also the usability check:
+// longer than the --version probe, as a listing has more to say.
+const listTimeout = 5 * time.Second
 
 func (b *Backend) agent(m machine) agent.Agent {
-	return agent.Agent{
-		Backend:   b.Name(),
-		Slug:      m.Labels[labelSlug],
-		Name:      m.Labels[labelAgent],
-		Services:  agent.SplitServices(m.Labels[labelServices]),
-		StartedAt: m.CreatedAt,
-		State:     m.State,
-	}
+	a, _ := labels.Decode(m.Labels)
+	a.Backend = b.Name()
+	a.StartedAt = m.CreatedAt
+	a.State = m.State
+	a.Handle = machineName(m.Name)
+	return a
 }
 
-// list returns the machines that carry the slug label: the toolkit's own.
-func list(ctx context.Context) ([]machine, error) {
-	out, err := smolvm(ctx, nil, "machine", "ls", "--json")
-	if err != nil {
+// machineOf returns the name of the agent's machine. A machine is the
+// toolkit's to act on only under the name Start gives it, its slug.
+func machineOf(a agent.Agent) (string, error) {
+	name, ok := a.Handle.(machineName)
+	if !ok || string(name) != a.Slug {
+		return "", backend.ErrNotFound
+	}
+	return string(name), nil
+}
+
+// list returns the machines that carry the slug label, the toolkit's own,
+// from one `machine ls --json` that may take listTimeout.
+func (b *Backend) list(ctx context.Context) ([]machine, error) {
+	ctx, cancel := context.WithTimeout(ctx, listTimeout)
+	defer cancel()
+	out, err := b.smolvm(ctx, nil, "machine", "ls", "--json")
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return nil, fmt.Errorf("smolvm machine ls: %w within %s", backend.ErrNoAnswer, listTimeout)
+	case err != nil:
 		return nil, err
 	}
 	machines, err := parseList(out)
@@ -80,6 +82,19 @@ func list(ctx context.Context) ([]machine, error) {
 		return nil, fmt.Errorf("smolvm machine ls --json: %w", err)
 	}
 	return machines, nil
+}
+
+// status returns the machine name as `machine status --json` shows it.
+func (b *Backend) status(ctx context.Context, name string) (machine, error) {
+	out, err := b.smolvm(ctx, nil, "machine", "status", "--name", name, "--json")
+	if err != nil {
+		return machine{}, err
+	}
+	m, err := parseStatus(out)
+	if err != nil {
+		return machine{}, fmt.Errorf("smolvm machine status --json: %w", err)
+	}
+	return m, nil
 }
 
 // parseList reads `machine ls --json`, checking the type of every field it
@@ -96,50 +111,69 @@ func parseList(out []byte) ([]machine, error) {
 	var machines []machine
 	var err error
 	root.ForEach(func(i, entry gjson.Result) bool {
-		where := fmt.Sprintf("machine %d", i.Int())
-		if !entry.IsObject() {
-			err = fmt.Errorf("%s is %s, not an object", where, kind(entry))
-			return false
+		var m machine
+		var ours bool
+		if m, ours, err = parseMachine(fmt.Sprintf("machine %d", i.Int()), entry); ours {
+			machines = append(machines, m)
 		}
-		labels := entry.Get("labels")
-		if !labels.IsObject() {
-			err = fmt.Errorf("%s: \"labels\" is %s, not an object", where, kind(labels))
-			return false
-		}
-		if !labels.Get(gjson.Escape(labelSlug)).Exists() {
-			return true
-		}
-		m := machine{Labels: map[string]string{}}
-		labels.ForEach(func(k, v gjson.Result) bool {
-			if v.Type != gjson.String {
-				err = fmt.Errorf("%s: label %q is %s, not a string", where, k.String(), kind(v))
-				return false
-			}
-			m.Labels[k.String()] = v.Str
-			return true
-		})
-		if err != nil {
-			return false
-		}
-		for _, f := range []struct {
-			key  string
-			want gjson.Type
-		}{{"name", gjson.String}, {"state", gjson.String}, {"created_at", gjson.Number}} {
-			if v := entry.Get(f.key); v.Type != f.want {
-				err = fmt.Errorf("%s: %q is %s, not a %s", where, f.key, kind(v), kindOf(f.want))
-				return false
-			}
-		}
-		m.Name = entry.Get("name").Str
-		m.State = entry.Get("state").Str
-		m.CreatedAt = time.Unix(entry.Get("created_at").Int(), 0).UTC()
-		machines = append(machines, m)
-		return true
+		return err == nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return machines, nil
+}
+
+// parseStatus reads `machine status --json`: one machine, of the toolkit's.
+func parseStatus(out []byte) (machine, error) {
+	if !gjson.ValidBytes(out) {
+		return machine{}, fmt.Errorf("output is not valid JSON: %s", agent.Escape(shorten(string(out))))
+	}
+	m, ours, err := parseMachine("the machine", gjson.ParseBytes(out))
+	if err == nil && !ours {
+		err = fmt.Errorf("the machine has no %s label", labels.Slug)
+	}
+	return m, err
+}
+
+// parseMachine reads one machine object; where names it in errors. ours
+// is false for a machine without the slug label, whose other fields are
+// not read at all.
+func parseMachine(where string, entry gjson.Result) (m machine, ours bool, err error) {
+	if !entry.IsObject() {
+		return machine{}, false, fmt.Errorf("%s is %s, not an object", where, kind(entry))
+	}
+	l := entry.Get("labels")
+	if !l.IsObject() {
+		return machine{}, false, fmt.Errorf("%s: \"labels\" is %s, not an object", where, kind(l))
+	}
+	if !l.Get(gjson.Escape(labels.Slug)).Exists() {
+		return machine{}, false, nil
+	}
+	m.Labels = map[string]string{}
+	l.ForEach(func(k, v gjson.Result) bool {
+		if v.Type != gjson.String {
+			err = fmt.Errorf("%s: label %q is %s, not a string", where, k.String(), kind(v))
+			return false
+		}
+		m.Labels[k.String()] = v.Str
+		return true
+	})
+	if err != nil {
+		return machine{}, false, err
+	}
+	for _, f := range []struct {
+		key  string
+		want gjson.Type
+	}{{"name", gjson.String}, {"state", gjson.String}, {"created_at", gjson.Number}} {
+		if v := entry.Get(f.key); v.Type != f.want {
+			return machine{}, false, fmt.Errorf("%s: %q is %s, not a %s", where, f.key, kind(v), kindOf(f.want))
+		}
+	}
+	m.Name = entry.Get("name").Str
+	m.State = entry.Get("state").Str
+	m.CreatedAt = time.Unix(entry.Get("created_at").Int(), 0).UTC()
+	return m, true, nil
 }
 
 // kind describes what a JSON value is, for messages: "missing", "a string".

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
 // largeListing is a `machine ls --json` of n machines made of copies of the
@@ -31,7 +33,7 @@ func largeListing(tb testing.TB, n int) ([]byte, int) {
 	agentMachine := func(t json.RawMessage, slug string, created int) []byte {
 		m := set(t, "name", strconv.Quote(slug))
 		m = set(m, "created_at", strconv.Itoa(created))
-		return set(m, "labels."+gjson.Escape(labelSlug), strconv.Quote(slug))
+		return set(m, "labels."+gjson.Escape(labels.Slug), strconv.Quote(slug))
 	}
 	var b bytes.Buffer
 	b.WriteString("[\n")
@@ -82,7 +84,7 @@ func BenchmarkParseList(b *testing.B) {
 // labels, and make them agents.
 func BenchmarkListToAgents(b *testing.B) {
 	out, _ := largeListing(b, 5000)
-	be := New()
+	be := New(Config{})
 	b.SetBytes(int64(len(out)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -92,7 +94,7 @@ func BenchmarkListToAgents(b *testing.B) {
 		}
 		n := 0
 		for _, m := range machines {
-			if m.State != "running" || !carries(m.Labels, nil) {
+			if m.State != "running" || !labels.Carries(m.Labels, nil) {
 				continue
 			}
 			_ = be.agent(m)

@@ -2,9 +2,9 @@ package smolmachines
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/labels"
 	"github.com/bottle-dev/bottle/pkg/progress"
 )
 
@@ -24,30 +26,50 @@ const cleanupTimeout = 30 * time.Second
 // EnvSidecarDaemons tells the bundle image which sidecar daemons to start.
 const EnvSidecarDaemons = "BOTTLE_SIDECAR_DAEMONS"
 
-// Start creates the machine, named by the slug, then starts it; if the
-// start fails the machine is deleted again.
-func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, labels map[string]string) (started agent.Agent, err error) {
-	args, err := createArgs(slug, def, labels)
+// Start creates the machine, named by the slug, then starts it, and
+// reports it as `machine status` then shows it; if the start fails the
+// machine is deleted again. It asks `smolvm --version` first, so that a
+// smolvm that is not there, or hangs, fails it before anything is made.
+func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, user map[string]string) (agent.Agent, error) {
+	if err := agent.CheckSlug(slug); err != nil {
+		return agent.Agent{}, err
+	}
+	if err := labels.CheckUser(user); err != nil {
+		return agent.Agent{}, err
+	}
+	if err := b.Usable(ctx); err != nil {
+		return agent.Agent{}, err
+	}
+	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: def.SidecarNames(), Attach: def.Attach}
+	args, err := createArgs(a, def, user)
 	if err != nil {
 		return agent.Agent{}, err
 	}
 	progress.Say(ctx, "creating the machine %s", slug)
-	if _, err := smolvm(ctx, hardening, args...); err != nil {
+	if _, err := b.smolvm(ctx, hardening, args...); err != nil {
 		if strings.Contains(err.Error(), "already exists") {
-			err = fmt.Errorf("the machine name %s is %w: %w", slug, agent.ErrSlugTaken, err)
+			err = fmt.Errorf("the machine name %s is %w: %w", slug, backend.ErrSlugTaken, err)
 		}
 		return agent.Agent{}, err
 	}
 	progress.Say(ctx, "starting the machine %s", slug)
-	if _, err := smolvm(ctx, hardening, "machine", "start", "--name", slug); err != nil {
+	_, err = b.smolvm(ctx, hardening, "machine", "start", "--name", slug)
+	var m machine
+	if err == nil {
+		m, err = b.status(ctx, slug)
+	}
+	if err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		if _, derr := smolvm(cleanup, nil, "machine", "delete", "--name", slug, "-f"); derr != nil {
+		if _, derr := b.smolvm(cleanup, nil, "machine", "delete", "--name", slug, "-f"); derr != nil {
 			err = errors.Join(err, fmt.Errorf("cleaning up after the failed start: %w", derr))
 		}
 		return agent.Agent{}, err
 	}
-	return def.Running(b.Name(), slug), nil
+	// smolvm keeps no start time: the machine's is when it was created,
+	// as every listing says too.
+	a.StartedAt, a.State = m.CreatedAt, m.State
+	return a, nil
 }
 
 // hardening is put in the environment of the smolvm processes that create
@@ -76,23 +98,18 @@ const maxVCPUs = 16
 // element; none can be read as a flag, because slugs, label keys, env keys,
 // image references and absolute paths never start with "-" (agentdef and
 // the slug check guarantee it), and the command follows "--".
-func createArgs(slug string, def *agentdef.Definition, user map[string]string) ([]string, error) {
-	services := def.SidecarNames()
-	attach, err := json.Marshal(def.Attach)
-	if err != nil {
-		return nil, err
+func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string) ([]string, error) {
+	args := []string{"machine", "create", "--name", a.Slug, "--image", def.Image}
+	marks := labels.Encode(a, user)
+	for _, k := range sortedKeys(marks) {
+		args = append(args, "--label", k+"="+marks[k])
 	}
-	args := []string{"machine", "create", "--name", slug, "--image", def.Image}
-	labels := machineLabels(slug, def.Name, services, string(attach), user)
-	for _, k := range sortedKeys(labels) {
-		args = append(args, "--label", k+"="+labels[k])
+	env := maps.Clone(def.Env)
+	if env == nil {
+		env = map[string]string{}
 	}
-	env := map[string]string{}
-	for k, v := range def.Env {
-		env[k] = v
-	}
-	if len(services) > 0 {
-		env[EnvSidecarDaemons] = strings.Join(services, ",")
+	if len(a.Services) > 0 {
+		env[EnvSidecarDaemons] = strings.Join(a.Services, ",")
 	}
 	for _, k := range sortedKeys(env) {
 		args = append(args, "-e", k+"="+env[k])

@@ -6,10 +6,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 )
 
+// agentOf is the agent Start makes of def before it creates its machine.
+func agentOf(slug string, def *agentdef.Definition) agent.Agent {
+	return agent.Agent{Backend: "smolmachines", Slug: slug, Name: def.Name, Services: def.SidecarNames(), Attach: def.Attach}
+}
+
 func TestCreateArgs(t *testing.T) {
+	t.Parallel()
 	def := &agentdef.Definition{
 		Name: "reviewer", Image: "bottle-bundle:latest",
 		Command:   []string{"claude", "--dangerously-skip-permissions", "-p", "--", "review"},
@@ -22,7 +29,7 @@ func TestCreateArgs(t *testing.T) {
 		Egress:    agentdef.Egress{Allow: []string{"api.anthropic.com", "*.githubusercontent.com", "githubusercontent.com", "192.0.2.7"}},
 		Limits:    agentdef.Limits{Memory: 3 << 30, CPUs: 1.5},
 	}
-	got, err := createArgs("reviewer-3f9a1c", def, map[string]string{"project": "site"})
+	got, err := createArgs(agentOf("reviewer-3f9a1c", def), def, map[string]string{"project": "site"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +60,10 @@ func TestCreateArgs(t *testing.T) {
 // Without an allowlist the machine gets no network at all: no flag that
 // turns networking on, least of all --net, which is the whole internet.
 func TestCreateArgsNoNetwork(t *testing.T) {
+	t.Parallel()
 	def := &agentdef.Definition{Name: "shell", Image: "x", Attach: []string{"/bin/sh"},
 		Limits: agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs}}
-	got, err := createArgs("shell-000000", def, nil)
+	got, err := createArgs(agentOf("shell-000000", def), def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +86,7 @@ func TestCreateArgsNoNetwork(t *testing.T) {
 }
 
 func TestCreateArgsSize(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		limits    agentdef.Limits
 		cpus, mem string
@@ -88,7 +97,8 @@ func TestCreateArgsSize(t *testing.T) {
 		{agentdef.Limits{Memory: 8 << 30, CPUs: 2.01}, "3", "8192"},
 		{agentdef.Limits{Memory: 1 << 40, CPUs: 64}, "16", "1048576"}, // the hypervisor runs at most 16
 	} {
-		args, err := createArgs("s", &agentdef.Definition{Image: "x", Limits: tc.limits}, nil)
+		def := &agentdef.Definition{Image: "x", Limits: tc.limits}
+		args, err := createArgs(agentOf("s", def), def, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,6 +110,7 @@ func TestCreateArgsSize(t *testing.T) {
 }
 
 func TestCreateArgsMounts(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		def  agentdef.Definition
 		want []string
@@ -117,7 +128,7 @@ func TestCreateArgsMounts(t *testing.T) {
 		{agentdef.Definition{}, nil},
 	} {
 		tc.def.Image = "x"
-		args, err := createArgs("s", &tc.def, nil)
+		args, err := createArgs(agentOf("s", &tc.def), &tc.def, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,6 +145,7 @@ func TestCreateArgsMounts(t *testing.T) {
 }
 
 func TestCreateArgsRefuses(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		def  agentdef.Definition
 		want string
@@ -147,7 +159,7 @@ func TestCreateArgsRefuses(t *testing.T) {
 		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/workspace", Dir: "/a/x:y/agents"},
 			`mount target "/workspace/x:y" holds a ':'`},
 	} {
-		if _, err := createArgs("s", &tc.def, nil); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+		if _, err := createArgs(agentOf("s", &tc.def), &tc.def, nil); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("createArgs(%+v) = %v, want %q", tc.def, err, tc.want)
 		}
 	}

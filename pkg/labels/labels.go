@@ -1,0 +1,112 @@
+// Package labels is the one codec between an agent and the dev.bottle.*
+// labels that every backend puts on what it creates: the keys, how an
+// agent's slug, name, services and attach command are written into them
+// and read back, and which labels a user may add. Labels are how a listing
+// finds the toolkit's objects with one query, and how it tells them from
+// everything the user made without the toolkit.
+package labels
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/bottle-dev/bottle/internal/lazyre"
+	"github.com/bottle-dev/bottle/pkg/agent"
+)
+
+// Prefix begins every label of the toolkit's own, and no label of a user's.
+const Prefix = "dev.bottle."
+
+// The labels on every object of a bottle. An object without Slug is never
+// the toolkit's.
+const (
+	Slug     = Prefix + "slug"
+	Agent    = Prefix + "agent"    // the definition it was started from
+	Services = Prefix + "services" // the sidecar names, comma-separated, in order
+	Attach   = Prefix + "attach"   // on the agent's own object: its attach command, a JSON array
+)
+
+// The labels that tell apart the objects of a bottle that has more than
+// one: docker's containers and networks.
+const (
+	Role    = Prefix + "role"    // RoleAgent or RoleSidecar
+	Sidecar = Prefix + "sidecar" // a sidecar's service name
+	Network = Prefix + "network" // NetworkInternal or NetworkEgress
+
+	RoleAgent   = "agent"
+	RoleSidecar = "sidecar"
+
+	NetworkInternal = "internal" // the bottle's own, with no route out
+	NetworkEgress   = "egress"   // the egress sidecar's way out
+)
+
+// Bottle returns the labels on every object of a's bottle: the user's own,
+// then a's slug, name and services.
+func Bottle(a agent.Agent, user map[string]string) map[string]string {
+	l := maps.Clone(user)
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[Slug] = a.Slug
+	l[Agent] = a.Name
+	l[Services] = strings.Join(a.Services, ",")
+	return l
+}
+
+// Encode returns the labels on the agent's own object (its container, its
+// machine): Bottle's, and its attach command.
+func Encode(a agent.Agent, user map[string]string) map[string]string {
+	l := Bottle(a, user)
+	attach, _ := json.Marshal(a.Attach) // a []string always marshals
+	l[Attach] = string(attach)
+	return l
+}
+
+// Decode reads an agent back from the labels of its own object: slug, name,
+// services and attach command. ok is false when the object is not the
+// toolkit's. An attach label that is not a JSON array of strings, as on an
+// object made by hand, leaves Attach empty.
+func Decode(l map[string]string) (a agent.Agent, ok bool) {
+	slug, ok := l[Slug]
+	if !ok {
+		return agent.Agent{}, false
+	}
+	a = agent.Agent{Slug: slug, Name: l[Agent]}
+	if s := l[Services]; s != "" {
+		a.Services = strings.Split(s, ",")
+	}
+	if json.Unmarshal([]byte(l[Attach]), &a.Attach) != nil {
+		a.Attach = nil
+	}
+	return a, true
+}
+
+// Carries reports whether l holds every label of want, with its value.
+func Carries(l, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := l[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+var userKey = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
+
+// CheckUser rejects user labels that could not be stored or filtered on
+// faithfully by every backend, or that would pass for the toolkit's own.
+func CheckUser(user map[string]string) error {
+	for k, v := range user {
+		switch {
+		case !userKey().MatchString(k):
+			return fmt.Errorf("label key %q: use letters, digits, '.', '_', '/' and '-'", agent.Escape(k))
+		case strings.HasPrefix(k, Prefix):
+			return fmt.Errorf("label key %q: the %s prefix is the toolkit's own", k, Prefix)
+		case agent.Escape(v) != v:
+			return fmt.Errorf("label %s: the value must not hold control characters or backslashes", k)
+		}
+	}
+	return nil
+}
