@@ -40,11 +40,12 @@ test: deps
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
-# Every parser of untrusted input: lines, definitions, smolvm's listing,
-# egress patterns and the hosts matched against them.
+# Every parser of untrusted input: lines, definitions and the JSON they are
+# written in, smolvm's listing, egress patterns and the hosts matched
+# against them.
 FUZZTIME ?= 5s
-FUZZ := pkg/agent:FuzzParseRef pkg/agentdef:FuzzLoad pkg/backend/smolmachines:FuzzParseList \
-	pkg/egress:FuzzParsePattern pkg/egress:FuzzAllows
+FUZZ := pkg/agent:FuzzParseRef pkg/agentdef:FuzzLoad pkg/agentdef/internal/strictjson:FuzzDecode \
+	pkg/backend/smolmachines:FuzzParseList pkg/egress/rules:FuzzParsePattern pkg/egress:FuzzAllows
 fuzz:
 	@for t in $(FUZZ); do \
 		echo "fuzz $${t#*:} ($(FUZZTIME))"; \

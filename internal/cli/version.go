@@ -1,45 +1,6 @@
 package cli
 
-import (
-	"runtime/debug"
-	"strings"
-)
+import "github.com/bottle-dev/bottle/internal/version"
 
-// Version is the version of the running binary, from its build info: the
-// main module's version (v0.3.0 from go install …@v0.3.0, a pseudo-version
-// or (devel) from a build in a checkout), then the commit it was built from
-// when the build recorded one and the version does not already name it.
-func Version() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(unknown)"
-	}
-	return version(info)
-}
-
-func version(info *debug.BuildInfo) string {
-	v := info.Main.Version
-	if v == "" {
-		v = "(devel)"
-	}
-	var revision, modified string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			revision = s.Value
-		case "vcs.modified":
-			modified = s.Value
-		}
-	}
-	if len(revision) > 12 {
-		revision = revision[:12] // as in pseudo-versions
-	}
-	switch {
-	case revision == "" || strings.Contains(v, revision):
-	case modified == "true":
-		v += " (" + revision + ", modified)"
-	default:
-		v += " (" + revision + ")"
-	}
-	return v
-}
+// Version is the version of the running binary: see package version.
+func Version() string { return version.String() }

@@ -11,28 +11,15 @@ package agentdef
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/bottle-dev/bottle/pkg/egress"
-
-	"github.com/bottle-dev/bottle/internal/lazyre"
-	"github.com/bottle-dev/bottle/pkg/agent"
+	"github.com/bottle-dev/bottle/pkg/agentdef/internal/strictjson"
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
 // Definition is a validated agent definition, with defaults applied.
@@ -110,81 +97,19 @@ func (e *Error) Error() string {
 	return printable(e.File) + ": " + e.Key + ": " + e.Reason
 }
 
+// printable quotes s when it holds invalid UTF-8 or anything but printable characters.
+func printable(s string) string {
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	return strconv.Quote(s)
+}
+
 const (
-	maxFileSize  = 1 << 20
 	maxImageLen  = 255
 	maxSidecars  = 16
-	maxNesting   = 32 // far deeper than any valid definition; bounds the work spent on hostile files
 	defaultShell = "/bin/sh"
 )
-
-var (
-	// An agent name becomes part of a slug "NAME-xxxxxx" of at most 63 characters.
-	agentNameRE   = lazyre.New(`^[a-z0-9][a-z0-9-]{0,55}$`)
-	sidecarNameRE = lazyre.New(`^[a-z][a-z0-9-]{0,31}$`)
-	envKeyRE      = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// Keys that print as .key in a path; anything else prints as ["key"].
-	plainKeyRE = lazyre.New(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-
-	topKeys     = []string{"image", "command", "attach", "env", "workdir", "workspace", "sidecars", "egress", "user", "read_only", "pids_limit", "cap_add", "memory", "cpus"}
-	userRE      = lazyre.New(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$`)
-	sidecarKeys = []string{"name", "image", "command", "env", "cap_add", "pids_limit", "memory", "cpus"}
-	egressKeys  = []string{"allow"}
-)
-
-const agentNameRule = `agent names are 1 to 56 characters of a-z, 0-9 and "-", not starting with "-"`
-
-// Load finds and loads a definition. ref is either a path to a file ending in ".json"
-// (relative to the current directory or absolute), or an agent name that is looked up as
-// NAME.json in each directory of cfg.SearchPath, first match wins. A definition found
-// through a relative directory of the search path must be trusted (see Trust).
-func Load(ref string, cfg Config) (*Definition, error) {
-	file, name, mustTrust, err := locate(ref, cfg.SearchPath)
-	if err != nil {
-		return nil, err
-	}
-	def, _, err := loadFile(file, name, cfg, mustTrust)
-	return def, err
-}
-
-// loadFile reads file once and parses the very bytes it hashed: a file
-// changed in between cannot pass for the one the user trusted. It returns
-// the definition and what a trust record of it would hold.
-func loadFile(file, name string, cfg Config, mustTrust bool) (*Definition, TrustedFile, error) {
-	l := &loader{file: file, cfg: cfg}
-	abs, err := filepath.Abs(file)
-	if err != nil {
-		return nil, TrustedFile{}, l.fail("", "cannot resolve the path: "+describe(err))
-	}
-	data, real, err := l.read(abs)
-	if err != nil {
-		return nil, TrustedFile{}, err
-	}
-	digest := sha256.Sum256(data)
-	record := TrustedFile{File: real, SHA256: hex.EncodeToString(digest[:])}
-	if mustTrust {
-		if err := l.checkTrusted(record); err != nil {
-			return nil, TrustedFile{}, err
-		}
-	}
-	root, err := l.parse(data)
-	if err != nil {
-		return nil, TrustedFile{}, err
-	}
-	obj, ok := root.(*object)
-	if !ok {
-		return nil, TrustedFile{}, l.fail("", "must hold a JSON object at the top level, not "+typeName(root))
-	}
-	// A relative workspace is relative to the directory the file was
-	// found in; the definition's own directory is where it really lies.
-	l.dir, l.defDir = filepath.Dir(abs), filepath.Dir(real)
-	def, err := l.definition(obj)
-	if err != nil {
-		return nil, TrustedFile{}, err
-	}
-	def.Name, def.File, def.Dir = name, abs, l.defDir
-	return def, record, nil
-}
 
 // loader carries the file name into every error it reports, and what the
 // checks of its values need to know.
@@ -200,57 +125,10 @@ func (l *loader) fail(key, reason string) error {
 }
 
 func (l *loader) wrongType(key, want string, got any) error {
-	return l.fail(key, fmt.Sprintf("must be %s, not %s", want, typeName(got)))
+	return l.fail(key, fmt.Sprintf("must be %s, not %s", want, strictjson.TypeName(got)))
 }
 
-// read returns the file's bytes and its real path, having checked that
-// the bytes are those of the file at that path.
-func (l *loader) read(abs string) (data []byte, real string, err error) {
-	// Stat first, so that a FIFO or device is refused without being opened.
-	info, err := os.Stat(abs)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, "", l.fail("", "no such file")
-	case err != nil:
-		return nil, "", l.fail("", "cannot read: "+describe(err))
-	case info.IsDir():
-		return nil, "", l.fail("", "is a directory, not a definition file")
-	case !info.Mode().IsRegular():
-		return nil, "", l.fail("", "is not a regular file")
-	case info.Size() > maxFileSize:
-		return nil, "", l.fail("", "is larger than 1 MiB")
-	}
-	// Non-blocking, so that a FIFO put in its place since cannot hang the open.
-	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, "", l.fail("", "cannot read: "+describe(err))
-	}
-	defer f.Close()
-	replaced := l.fail("", "was replaced while it was read; try again")
-	if opened, err := f.Stat(); err != nil || !os.SameFile(info, opened) {
-		return nil, "", replaced
-	}
-	// The file may have grown since the stat.
-	data, err = io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, "", l.fail("", "cannot read: "+describe(err))
-	}
-	if len(data) > maxFileSize {
-		return nil, "", l.fail("", "is larger than 1 MiB")
-	}
-	real, err = filepath.EvalSymlinks(abs)
-	if err != nil {
-		return nil, "", l.fail("", "cannot resolve the path: "+describe(err))
-	}
-	// A rename or a changed link since the open would have the bytes of
-	// one file recorded under the path of another.
-	if now, err := os.Stat(real); err != nil || !os.SameFile(info, now) {
-		return nil, "", replaced
-	}
-	return data, real, nil
-}
-
-func (l *loader) definition(obj *object) (*Definition, error) {
+func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 	d := &Definition{Env: map[string]string{}}
 	err := l.fields(obj, "", topKeys, func(key, at string, v any) (err error) {
 		switch key {
@@ -275,7 +153,7 @@ func (l *loader) definition(obj *object) (*Definition, error) {
 			d.Egress, err = l.egress(at, v)
 		case "user":
 			d.User, err = l.stringValue(at, v)
-			if err == nil && !userRE().MatchString(d.User) {
+			if err == nil && !validUser(d.User) {
 				err = l.fail(at, fmt.Sprintf("%q is not a user or user:group (names or numeric ids)", d.User))
 			}
 		case "read_only":
@@ -312,24 +190,6 @@ func (l *loader) definition(obj *object) (*Definition, error) {
 	return d, nil
 }
 
-// fields walks obj in file order, rejecting keys not in known and skipping nulls,
-// which stand for an absent optional key (a missing required key is the caller's to report).
-func (l *loader) fields(obj *object, at string, known []string, set func(key, at string, v any) error) error {
-	for i, key := range obj.keys {
-		keyAt := member(at, key)
-		if !slices.Contains(known, key) {
-			return l.fail(keyAt, unknownKey(key, known))
-		}
-		if obj.values[i] == nil {
-			continue
-		}
-		if err := set(key, keyAt, obj.values[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func (l *loader) sidecars(at string, v any) ([]Sidecar, error) {
 	items, ok := v.([]any)
 	if !ok {
@@ -341,8 +201,8 @@ func (l *loader) sidecars(at string, v any) ([]Sidecar, error) {
 	var sidecars []Sidecar
 	firstIndex := map[string]int{}
 	for i, item := range items {
-		itemAt := index(at, i)
-		obj, ok := item.(*object)
+		itemAt := strictjson.Index(at, i)
+		obj, ok := item.(*strictjson.Object)
 		if !ok {
 			return nil, l.wrongType(itemAt, "an object", item)
 		}
@@ -393,7 +253,7 @@ func (l *loader) sidecars(at string, v any) ([]Sidecar, error) {
 
 func (l *loader) egress(at string, v any) (Egress, error) {
 	var e Egress
-	obj, ok := v.(*object)
+	obj, ok := v.(*strictjson.Object)
 	if !ok {
 		return e, l.wrongType(at, "an object", v)
 	}
@@ -403,11 +263,11 @@ func (l *loader) egress(at string, v any) (Egress, error) {
 			return err
 		}
 		for i, host := range hosts {
-			pattern, err := egress.ParsePattern(host)
+			pattern, err := rules.ParsePattern(host)
 			if err != nil {
-				return l.fail(index(at, i), err.Error())
+				return l.fail(strictjson.Index(at, i), err.Error())
 			}
-			e.Allow = append(e.Allow, pattern)
+			e.Allow = append(e.Allow, pattern.String())
 		}
 		return nil
 	})
@@ -430,7 +290,7 @@ func (l *loader) stringList(at string, v any) ([]string, error) {
 	}
 	var out []string
 	for i, item := range items {
-		s, err := l.stringValue(index(at, i), item)
+		s, err := l.stringValue(strictjson.Index(at, i), item)
 		if err != nil {
 			return nil, err
 		}
@@ -440,17 +300,17 @@ func (l *loader) stringList(at string, v any) ([]string, error) {
 }
 
 func (l *loader) env(at string, v any) (map[string]string, error) {
-	obj, ok := v.(*object)
+	obj, ok := v.(*strictjson.Object)
 	if !ok {
 		return nil, l.wrongType(at, "an object of strings", v)
 	}
-	env := make(map[string]string, len(obj.keys))
-	for i, key := range obj.keys {
-		keyAt := member(at, key)
-		if !envKeyRE().MatchString(key) {
+	env := make(map[string]string, len(obj.Keys))
+	for i, key := range obj.Keys {
+		keyAt := strictjson.Member(at, key)
+		if !validEnvName(key) {
 			return nil, l.fail(keyAt, `not a valid variable name: use letters, digits and "_", not starting with a digit`)
 		}
-		value, err := l.stringValue(keyAt, obj.values[i])
+		value, err := l.stringValue(keyAt, obj.Values[i])
 		if err != nil {
 			return nil, err
 		}
@@ -479,7 +339,7 @@ func (l *loader) image(at string, v any) (string, error) {
 
 func (l *loader) sidecarName(at string, v any) (string, error) {
 	s, err := l.stringValue(at, v)
-	if err == nil && !sidecarNameRE().MatchString(s) {
+	if err == nil && !validSidecarName(s) {
 		err = l.fail(at, fmt.Sprintf(`%q is not a valid sidecar name: use 1 to 32 characters of a-z, 0-9 and "-", starting with a letter`, s))
 	}
 	return s, err
@@ -496,137 +356,6 @@ func (l *loader) workdir(at string, v any) (string, error) {
 		return "", l.fail(at, fmt.Sprintf("%q must not contain control characters", s))
 	}
 	return path.Clean(s), nil
-}
-
-func unknownKey(key string, known []string) string {
-	best, bestDistance := "", 3
-	for _, k := range known {
-		if d := editDistance(key, k); d < bestDistance {
-			best, bestDistance = k, d
-		}
-	}
-	if best != "" {
-		return fmt.Sprintf("unknown key; did you mean %q?", best)
-	}
-	return "unknown key; the keys here are " + strings.Join(known, ", ")
-}
-
-// editDistance is the Levenshtein distance, computed over runes.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := range ra {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i + 1
-		for j := range rb {
-			cost := 1
-			if ra[i] == rb[j] {
-				cost = 0
-			}
-			cur[j+1] = min(prev[j+1]+1, cur[j]+1, prev[j]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
-}
-
-// member and index build JSON paths such as sidecars[1].env.FOO; a key that would
-// be ambiguous or unprintable in that form is quoted instead: env["A B"].
-func member(at, key string) string {
-	if !plainKeyRE().MatchString(key) {
-		return at + "[" + strconv.Quote(key) + "]"
-	}
-	if at == "" {
-		return key
-	}
-	return at + "." + key
-}
-
-func index(at string, i int) string {
-	return at + "[" + strconv.Itoa(i) + "]"
-}
-
-func typeName(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "an array"
-	case *object:
-		return "an object"
-	}
-	return "null"
-}
-
-// describe drops the path that os errors repeat, since Error already names the file.
-func describe(err error) string {
-	var pathErr *fs.PathError
-	if errors.As(err, &pathErr) {
-		return pathErr.Err.Error()
-	}
-	return err.Error()
-}
-
-// printable quotes s when it holds invalid UTF-8 or anything but printable characters.
-func printable(s string) string {
-	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
-		return s
-	}
-	return strconv.Quote(s)
-}
-
-// Running is the agent a start of this definition has just made.
-func (d *Definition) Running(backend, slug string) agent.Agent {
-	return agent.Agent{
-		Backend:   backend,
-		Slug:      slug,
-		Name:      d.Name,
-		Services:  d.SidecarNames(),
-		StartedAt: time.Now().UTC().Truncate(time.Second),
-		State:     "running",
-	}
-}
-
-// Mount is a host directory that the agent sees.
-type Mount struct {
-	Source   string // absolute host path, symlinks resolved
-	Target   string // absolute path inside the agent
-	ReadOnly bool
-}
-
-// Mounts returns the host directories the agent sees: the workspace at
-// Workdir and, when the definition's own directory lies inside the
-// workspace, that directory read-only over it, so that the agent cannot
-// rewrite the policy it is started with. Every directory between the two
-// is a mount of its own too (read-write, onto itself): a mount point cannot
-// be renamed or removed, so the agent cannot move the read-only directory
-// aside and put a definition of its own in its place.
-func (d *Definition) Mounts() []Mount {
-	if d.Workspace == "" {
-		return nil
-	}
-	mounts := []Mount{{Source: d.Workspace, Target: d.Workdir}}
-	rel, err := filepath.Rel(d.Workspace, d.Dir)
-	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return mounts
-	}
-	parts := strings.Split(rel, string(filepath.Separator))
-	for i := range parts {
-		sub := filepath.Join(parts[:i+1]...)
-		mounts = append(mounts, Mount{
-			Source:   filepath.Join(d.Workspace, sub),
-			Target:   path.Join(d.Workdir, filepath.ToSlash(sub)),
-			ReadOnly: i == len(parts)-1,
-		})
-	}
-	return mounts
 }
 
 // SidecarNames returns the names of the sidecars, in definition order: the

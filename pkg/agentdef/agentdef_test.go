@@ -11,7 +11,7 @@ import (
 	"testing"
 	"unicode"
 
-	"github.com/bottle-dev/bottle/pkg/egress"
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
 // writeFile writes content to dir/name and returns the path.
@@ -282,7 +282,7 @@ func TestLoadErrors(t *testing.T) {
 		{"too many sidecars", manySidecars, "sidecars", "at most 16 sidecars are allowed, not 17"},
 
 		// egress
-		// The grammar is pkg/egress's (tested there); the definition names the entry.
+		// The grammar is pkg/egress/rules's (tested there); the definition names the entry.
 		{"egress URL", `{` + valid + `, "egress": {"allow": ["a.com", "https://x.com"]}}`, "egress.allow[1]", egressReason("https://x.com")},
 		{"egress bare star", `{` + valid + `, "egress": {"allow": ["*"]}}`, "egress.allow[0]", egressReason("*")},
 		{"egress control", `{` + valid + `, "egress": {"allow": ["a.com\n"]}}`, "egress.allow[0]", egressReason("a.com\n")},
@@ -529,7 +529,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		labels := []string{def.Image, def.Workdir}
 		for _, s := range def.Sidecars {
-			if s.Env == nil || s.Image == "" || !sidecarNameRE().MatchString(s.Name) || s.PidsLimit == 0 || s.Memory == 0 || s.CPUs == 0 {
+			if s.Env == nil || s.Image == "" || !validSidecarName(s.Name) || s.PidsLimit == 0 || s.Memory == 0 || s.CPUs == 0 {
 				t.Fatalf("bad sidecar %+v", s)
 			}
 			labels = append(labels, s.Name, s.Image)
@@ -549,7 +549,7 @@ func FuzzLoad(f *testing.F) {
 }
 
 func egressReason(entry string) string {
-	_, err := egress.ParsePattern(entry)
+	_, err := rules.ParsePattern(entry)
 	if err == nil {
 		panic(entry + " is a valid pattern")
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/docker/go-units"
+
+	"github.com/bottle-dev/bottle/pkg/agentdef/internal/strictjson"
 )
 
 // SafeCapabilities are the only capabilities cap_add may give back, to the
@@ -54,7 +56,7 @@ func (l *loader) capabilities(at string, v any) ([]string, error) {
 	for i, c := range list {
 		name := strings.TrimPrefix(strings.ToUpper(c), "CAP_")
 		if !slices.Contains(SafeCapabilities, name) {
-			return nil, l.fail(index(at, i), fmt.Sprintf("%q is not allowed: a bottle may be given back only %s, which cannot break out of a container",
+			return nil, l.fail(strictjson.Index(at, i), fmt.Sprintf("%q is not allowed: a bottle may be given back only %s, which cannot break out of a container",
 				c, strings.Join(SafeCapabilities, ", ")))
 		}
 		list[i] = name
@@ -110,7 +112,7 @@ func (l *loader) egressSidecar(at string, s Sidecar) error {
 	}
 	for _, key := range slices.Sorted(maps.Keys(s.Env)) {
 		if strings.HasPrefix(strings.ToUpper(key), "BOTTLE_EGRESS_") {
-			return l.fail(member(at+".env", key), "must not be set, "+use)
+			return l.fail(strictjson.Member(at+".env", key), "must not be set, "+use)
 		}
 	}
 	return nil

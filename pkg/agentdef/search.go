@@ -75,12 +75,12 @@ func ConfigFromEnv(getenv func(string) string) Config {
 func locate(ref string, searchPath []string) (file, name string, mustTrust bool, err error) {
 	if strings.HasSuffix(ref, ".json") {
 		name := strings.TrimSuffix(filepath.Base(ref), ".json")
-		if !agentNameRE().MatchString(name) {
+		if !validAgentName(name) {
 			return "", "", false, &Error{File: ref, Reason: fmt.Sprintf("the file name gives the agent name %q, which is not allowed: %s", name, agentNameRule)}
 		}
 		return ref, name, false, nil
 	}
-	if !agentNameRE().MatchString(ref) {
+	if !validAgentName(ref) {
 		reason := "not a valid agent name: " + agentNameRule
 		if strings.ContainsAny(ref, `/\.`) {
 			reason += `; to load a file, give a path ending in ".json"`
@@ -104,7 +104,7 @@ func Names(searchPath []string) []string {
 		}
 		for _, entry := range entries {
 			name, ok := strings.CutSuffix(entry.Name(), ".json")
-			if !ok || !agentNameRE().MatchString(name) {
+			if !ok || !validAgentName(name) {
 				continue
 			}
 			if info, err := os.Stat(filepath.Join(dir, entry.Name())); err == nil && info.Mode().IsRegular() {

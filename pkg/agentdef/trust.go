@@ -2,6 +2,7 @@ package agentdef
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,8 +13,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-
-	"github.com/bottle-dev/bottle/internal/lazyre"
 )
 
 // Trust. A definition found through a relative directory of the search path
@@ -39,8 +38,6 @@ type TrustedFile struct {
 	File   string // the definition's real path, symlinks resolved
 	SHA256 string // of its bytes when it was trusted, in hex
 }
-
-var sha256RE = lazyre.New(`^[0-9a-f]{64}$`)
 
 // Trust loads ref as Load does, with every check but the one for trust, and
 // records the file in the trust store. It returns the file's real path. A
@@ -149,7 +146,7 @@ func readStore(dir string) (map[string]string, error) {
 		return nil, fmt.Errorf("trust store %s: %v", path, err)
 	}
 	for file, digest := range store.Files {
-		if !filepath.IsAbs(file) || !sha256RE().MatchString(digest) {
+		if !filepath.IsAbs(file) || !isHexSHA256(digest) {
 			return nil, fmt.Errorf("trust store %s: the entry for %s is not an absolute path with a hex SHA-256", path, printable(file))
 		}
 	}
@@ -230,17 +227,21 @@ func realPath(file string) (string, error) {
 	return abs, nil
 }
 
-var shellWord = lazyre.New(`^[A-Za-z0-9_@%+=:,./-]+$`)
-
 // shellQuote makes s one word for a POSIX shell, for a command the user is
 // told to run; a string with characters no terminal should see raw is
 // escaped instead, as Error does with file names.
 func shellQuote(s string) string {
+	const safe = upper + lower + digits + "_@%+=:,./-"
 	switch {
-	case shellWord().MatchString(s):
+	case s != "" && strings.Trim(s, safe) == "":
 		return s
 	case printable(s) != s:
 		return printable(s)
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// isHexSHA256 says whether s is a SHA-256 in lower-case hex, as the store keeps them.
+func isHexSHA256(s string) bool {
+	return len(s) == 2*sha256.Size && strings.Trim(s, "0123456789abcdef") == ""
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -138,4 +139,39 @@ func resolved(dir string) []string {
 func within(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Mount is a host directory that the agent sees.
+type Mount struct {
+	Source   string // absolute host path, symlinks resolved
+	Target   string // absolute path inside the agent
+	ReadOnly bool
+}
+
+// Mounts returns the host directories the agent sees: the workspace at
+// Workdir and, when the definition's own directory lies inside the
+// workspace, that directory read-only over it, so that the agent cannot
+// rewrite the policy it is started with. Every directory between the two
+// is a mount of its own too (read-write, onto itself): a mount point cannot
+// be renamed or removed, so the agent cannot move the read-only directory
+// aside and put a definition of its own in its place.
+func (d *Definition) Mounts() []Mount {
+	if d.Workspace == "" {
+		return nil
+	}
+	mounts := []Mount{{Source: d.Workspace, Target: d.Workdir}}
+	if !within(d.Dir, d.Workspace) {
+		return mounts
+	}
+	rel, _ := filepath.Rel(d.Workspace, d.Dir) // cannot fail: within has just done the same
+	parts := strings.Split(rel, string(filepath.Separator))
+	for i := range parts {
+		sub := filepath.Join(parts[:i+1]...)
+		mounts = append(mounts, Mount{
+			Source:   filepath.Join(d.Workspace, sub),
+			Target:   path.Join(d.Workdir, filepath.ToSlash(sub)),
+			ReadOnly: i == len(parts)-1,
+		})
+	}
+	return mounts
 }

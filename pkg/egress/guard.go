@@ -3,6 +3,8 @@ package egress
 import (
 	"net"
 	"net/netip"
+
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
 // refusedRanges are the addresses an allowed name never leads to, with what
@@ -64,18 +66,18 @@ func (e *refusal) Error() string {
 	return "resolves to " + ip + ", " + e.what
 }
 
-// check returns why a connection that r allowed may not go to ip, or nil if
-// it may.
+// check returns why a connection that pattern allowed may not go to ip, or
+// nil if it may.
 //
 // An entry naming a host leads only to addresses outside refusedRanges, the
 // proxy's own networks and Proxy.Deny, whatever the host resolves to. An
 // entry that is an IPv4 address leads to that address, wherever it is,
 // unless Proxy.Deny has it or it is in 0.0.0.0/8, through which a
 // connection would reach the proxy's own host.
-func (g *guard) check(r rule, ip netip.Addr) *refusal {
+func (g *guard) check(pattern rules.Pattern, ip netip.Addr) *refusal {
 	ip = ip.WithZone("") // a zoned address is in no prefix
 	refuse := func(carried netip.Addr, what string) *refusal {
-		return &refusal{ip: ip, carried: carried, what: what, literal: r.ip.IsValid()}
+		return &refusal{ip: ip, carried: carried, what: what, literal: pattern.IP.IsValid()}
 	}
 	forms := carriedForms(ip)
 	for _, a := range forms {
@@ -85,7 +87,7 @@ func (g *guard) check(r rule, ip netip.Addr) *refusal {
 			}
 		}
 	}
-	if r.ip.IsValid() && r.ip == ip.Unmap() && !thisNetwork.Contains(r.ip) {
+	if pattern.IP.IsValid() && pattern.IP == ip.Unmap() && !thisNetwork.Contains(pattern.IP) {
 		return nil
 	}
 	for _, a := range forms {

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
+
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
 func TestGuardCheck(t *testing.T) {
@@ -12,16 +14,16 @@ func TestGuardCheck(t *testing.T) {
 		own:  []netip.Prefix{netip.MustParsePrefix("198.18.0.0/24"), netip.MustParsePrefix("2001:db8:1::/64")},
 		deny: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("10.9.0.0/16")},
 	}
-	entry := func(s string) rule {
-		r, err := parse(s)
+	entry := func(s string) rules.Pattern {
+		p, err := rules.ParsePattern(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return r
+		return p
 	}
 	name := entry("example.test")
 	cases := []struct {
-		r    rule
+		r    rules.Pattern
 		ip   string
 		want string // "" if allowed
 	}{

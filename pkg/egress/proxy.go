@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
 // Proxy is an http.Handler serving as a forward proxy: CONNECT tunnels and
@@ -187,7 +189,7 @@ func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { retur
 // case, no trailing dot), so that what was checked is what is dialed, and
 // log lines read alike however a client spelled the name.
 func (p *Proxy) decide(w http.ResponseWriter, r *http.Request, host, port string) (addr string, ok bool) {
-	if h, valid := canonicalHost(host); valid {
+	if h, valid := rules.CanonicalHost(host); valid {
 		host = h
 	}
 	n, err := strconv.Atoi(port)
@@ -276,7 +278,7 @@ func failConnect(w http.ResponseWriter, addr string, err error) {
 }
 
 // dial connects to addr, host:port as the allowlist compares it, checking
-// each address it tries, as it tries it, against the rule that allowed
+// each address it tries, as it tries it, against the pattern that allowed
 // addr. A name is dialed fully qualified, so that the resolver does not
 // try it below its search domains too, where it could mean another host.
 func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -285,11 +287,11 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 		return nil, err
 	}
 	n, _ := strconv.Atoi(port)
-	r, ok := p.Allow.match(host, n)
+	pattern, ok := p.Allow.match(host, n)
 	if !ok {
 		return nil, fmt.Errorf("%s is not on the allowlist", addr)
 	}
-	if !r.ip.IsValid() {
+	if !pattern.IP.IsValid() {
 		host += "."
 	}
 	d := net.Dialer{
@@ -300,7 +302,7 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 			if err != nil {
 				return fmt.Errorf("cannot check address %q: %v", address, err)
 			}
-			if refused := p.guard.check(r, ap.Addr()); refused != nil {
+			if refused := p.guard.check(pattern, ap.Addr()); refused != nil {
 				return refused
 			}
 			if p.beforeConnect != nil {

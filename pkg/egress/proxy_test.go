@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
 // syncBuffer is a log the test can read while the proxy writes to it.
@@ -713,7 +715,7 @@ func publicAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if refused := (&guard{own: ownNetworks(addrs)}).check(rule{}, netip.MustParseAddr(public)); refused != nil {
+	if refused := (&guard{own: ownNetworks(addrs)}).check(rules.Pattern{}, netip.MustParseAddr(public)); refused != nil {
 		t.Skipf("%s is on this host's networks: %v", public, refused)
 	}
 	return public

@@ -1,7 +1,8 @@
-// Package rules is what a backend and the egress proxy agree on: the
-// environment through which a backend hands bottle-egress its rules, and
-// the port it listens on. It imports nothing of the proxy, so the bottle
-// binaries that start bottles do not link it.
+// Package rules is what a definition, a backend and the egress proxy agree
+// on: the grammar of allowlist patterns, the environment through which a
+// backend hands bottle-egress its rules, and the port it listens on. It
+// imports nothing of the proxy, so the bottle binaries, which check and pass
+// on the rules, do not link it.
 package rules
 
 // EnvAllow hands bottle-egress the allowlist, comma-separated patterns.

@@ -1,4 +1,4 @@
-package egress
+package main
 
 import (
 	"bytes"
@@ -8,9 +8,18 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/bottle-dev/bottle/internal/version"
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
+
+// env is an environment for run.
+func env(vars map[string]string) func(string) string {
+	return func(key string) string { return vars[key] }
+}
 
 func TestRunErrors(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
@@ -39,25 +48,40 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-listen", busy.Addr().String()}, "", "", 1, `^bottle-egress: listen tcp 127.0.0.1:\d+: .*\n$`},
 	}
 	for _, c := range cases {
-		t.Setenv("BOTTLE_EGRESS_LISTEN", "")
-		t.Setenv("BOTTLE_EGRESS_ALLOW", c.envAllow)
-		t.Setenv("BOTTLE_EGRESS_DENY", c.envDeny)
-		var stderr bytes.Buffer
-		code := Run(c.args, &stderr)
-		if code != c.code || !regexp.MustCompile(c.stderrPat).MatchString(stderr.String()) {
-			t.Errorf("Run(%q) with BOTTLE_EGRESS_ALLOW=%q BOTTLE_EGRESS_DENY=%q = %d, stderr:\n%s\nwant %d, stderr matching %s", c.args, c.envAllow, c.envDeny, code, stderr.String(), c.code, c.stderrPat)
+		var stdout, stderr bytes.Buffer
+		code := run(c.args, env(map[string]string{rules.EnvAllow: c.envAllow, rules.EnvDeny: c.envDeny}), &stdout, &stderr)
+		if code != c.code || stdout.Len() > 0 || !regexp.MustCompile(c.stderrPat).MatchString(stderr.String()) {
+			t.Errorf("run(%q) with %s=%q %s=%q = %d, stdout %q, stderr:\n%s\nwant %d, stderr matching %s",
+				c.args, rules.EnvAllow, c.envAllow, rules.EnvDeny, c.envDeny, code, stdout.String(), stderr.String(), c.code, c.stderrPat)
 		}
+	}
+}
+
+// TestRunVersion: bottle-egress answers --version as every bottle binary
+// does, with its name and the version from the build info, and does not
+// start serving.
+func TestRunVersion(t *testing.T) {
+	for _, arg := range []string{"--version", "-version"} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{arg}, env(nil), &stdout, &stderr)
+		if want := "bottle-egress " + version.String() + "\n"; code != 0 || stdout.String() != want || stderr.Len() > 0 {
+			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 0, stdout %q", arg, code, stdout.String(), stderr.String(), want)
+		}
+	}
+	var stderr bytes.Buffer
+	if code := run([]string{"-h"}, env(nil), &bytes.Buffer{}, &stderr); code != 0 || !strings.Contains(stderr.String(), "print the version and exit") {
+		t.Errorf("-h = %d, stderr:\n%s\nwant 0 and -version among the flags", code, stderr.String())
 	}
 }
 
 // TestRun starts the command, which then serves until the test binary exits,
 // and sends it a request it denies.
 func TestRun(t *testing.T) {
-	t.Setenv("BOTTLE_EGRESS_LISTEN", "127.0.0.1:0")
-	t.Setenv("BOTTLE_EGRESS_ALLOW", " B.test ,,*.c.test")
-	t.Setenv("BOTTLE_EGRESS_DENY", "")
 	stderr := &syncBuffer{}
-	go Run([]string{"-allow", "a.test"}, stderr)
+	go run([]string{"-allow", "a.test"}, env(map[string]string{
+		rules.EnvListen: "127.0.0.1:0",
+		rules.EnvAllow:  " B.test ,,*.c.test",
+	}), &bytes.Buffer{}, stderr)
 
 	line := waitFor(t, stderr, `^bottle-egress: listening on (127\.0\.0\.1:\d+), allowing 3 patterns: a\.test, b\.test, \*\.c\.test\n$`)
 	proxyURL := &url.URL{Scheme: "http", Host: line[1]}
@@ -72,8 +96,7 @@ func TestRun(t *testing.T) {
 	}
 	waitFor(t, stderr, `^deny GET denied\.test:80 from 127\.0\.0\.1\n$`)
 
-	t.Setenv("BOTTLE_EGRESS_ALLOW", "")
-	go Run(nil, stderr)
+	go run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0"}), &bytes.Buffer{}, stderr)
 	waitFor(t, stderr, `^bottle-egress: listening on 127\.0\.0\.1:\d+, allowing nothing\n$`)
 }
 
@@ -82,11 +105,12 @@ func TestRun(t *testing.T) {
 func TestRunDeny(t *testing.T) {
 	service := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer service.Close()
-	t.Setenv("BOTTLE_EGRESS_LISTEN", "127.0.0.1:0")
-	t.Setenv("BOTTLE_EGRESS_ALLOW", service.Listener.Addr().String())
-	t.Setenv("BOTTLE_EGRESS_DENY", "10.9.0.0/16 , 127.0.0.0/8")
 	stderr := &syncBuffer{}
-	go Run([]string{"-deny", "203.0.113.7/24"}, stderr)
+	go run([]string{"-deny", "203.0.113.7/24"}, env(map[string]string{
+		rules.EnvListen: "127.0.0.1:0",
+		rules.EnvAllow:  service.Listener.Addr().String(),
+		rules.EnvDeny:   "10.9.0.0/16 , 127.0.0.0/8",
+	}), &bytes.Buffer{}, stderr)
 
 	line := waitFor(t, stderr, `^bottle-egress: listening on (127\.0\.0\.1:\d+), allowing 1 pattern: 127\.0\.0\.1:\d+, denying 203\.0\.113\.0/24, 10\.9\.0\.0/16, 127\.0\.0\.0/8\n$`)
 	proxyURL := &url.URL{Scheme: "http", Host: line[1]}
@@ -100,6 +124,26 @@ func TestRunDeny(t *testing.T) {
 		t.Errorf("got %s, want 403", resp.Status)
 	}
 	waitFor(t, stderr, `^deny GET 127\.0\.0\.1:\d+ from 127\.0\.0\.1 \(127\.0\.0\.1 is in 127\.0\.0\.0/8, which this proxy denies\)\n$`)
+}
+
+// syncBuffer is a log the test can read while the proxy writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// take returns what was logged since the last call.
+func (s *syncBuffer) take() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.b.Reset()
+	return s.b.String()
 }
 
 // waitFor waits until what was logged to b since the last call matches pattern

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/bottle-dev/bottle/internal/version"
+	"github.com/bottle-dev/bottle/pkg/egress"
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
+)
+
+// run runs bottle-egress with args (without the program name) and the
+// environment getenv reads, printing the version to stdout and its
+// messages and decision lines to stderr. It serves until listening fails
+// and returns the exit code: 0 for -h and -version, 1 if the listener fails
+// (or the proxy cannot read its network interfaces), 2 for bad usage, a bad
+// allowlist or a bad network to deny.
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bottle-egress", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: bottle-egress [-listen ADDR] [-allow PATTERN]... [-deny CIDR]...")
+		fs.PrintDefaults()
+	}
+	listen := getenv(rules.EnvListen)
+	if listen == "" {
+		listen = ":" + strconv.Itoa(rules.Port)
+	}
+	fs.StringVar(&listen, "listen", listen, "listen on `ADDR`; $"+rules.EnvListen+" sets the default")
+	var entries []string
+	fs.Func("allow", "allow `PATTERN` (HOST, HOST:PORT or *.SUFFIX[:PORT]); repeatable, added to the comma-separated $"+rules.EnvAllow, func(s string) error {
+		entries = append(entries, s)
+		return nil
+	})
+	var deny []netip.Prefix
+	fs.Func("deny", "never connect to an address in `CIDR`, even for an entry that is the address; repeatable, added to the comma-separated $"+rules.EnvDeny, func(s string) error {
+		n, err := parseNetwork(s)
+		if err == nil {
+			deny = append(deny, n)
+		}
+		return err
+	})
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "bottle-egress", version.String())
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bottle-egress: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	entries = append(entries, commaList(getenv(rules.EnvAllow))...)
+	allow, err := egress.NewAllowlist(entries)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle-egress: allowlist: %v\n", err)
+		return 2
+	}
+	for _, s := range commaList(getenv(rules.EnvDeny)) {
+		n, err := parseNetwork(s)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle-egress: $%s: %v\n", rules.EnvDeny, err)
+			return 2
+		}
+		deny = append(deny, n)
+	}
+
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), allowing(allow.Patterns()), denying(deny))
+	err = egress.Serve(ln, &egress.Proxy{Allow: allow, Log: stderr, Deny: deny}, egress.DefaultLimits)
+	fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
+	return 1
+}
+
+// commaList splits a comma-separated variable, dropping the space around
+// each item and empty items.
+func commaList(s string) []string {
+	var items []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// parseNetwork parses a network to deny.
+func parseNetwork(s string) (netip.Prefix, error) {
+	n, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a network such as 198.51.100.0/24 or 2001:db8::/32", s)
+	}
+	return n.Masked(), nil
+}
+
+// allowing says what the start-up line says the proxy allows.
+func allowing(patterns []string) string {
+	switch len(patterns) {
+	case 0:
+		return "nothing"
+	case 1:
+		return "1 pattern: " + patterns[0]
+	}
+	return fmt.Sprintf("%d patterns: %s", len(patterns), strings.Join(patterns, ", "))
+}
+
+// denying says what the start-up line says the proxy denies beyond what it
+// always refuses, "" for nothing more.
+func denying(deny []netip.Prefix) string {
+	if len(deny) == 0 {
+		return ""
+	}
+	networks := make([]string, len(deny))
+	for i, n := range deny {
+		networks[i] = n.String()
+	}
+	return ", denying " + strings.Join(networks, ", ")
+}

@@ -1,0 +1,48 @@
+// Package version tells which build of bottle is running, for every
+// binary's --version, bottle-egress's among them: it imports nothing but
+// the standard library, so the proxy can share it and stay static.
+package version
+
+import (
+	"runtime/debug"
+	"strings"
+)
+
+// String is the version of the running binary, from its build info: the
+// main module's version (v0.3.0 from go install …@v0.3.0, a pseudo-version
+// or (devel) from a build in a checkout), then the commit it was built from
+// when the build recorded one and the version does not already name it.
+func String() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	return of(info)
+}
+
+func of(info *debug.BuildInfo) string {
+	v := info.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var revision, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			revision = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if len(revision) > 12 {
+		revision = revision[:12] // as in pseudo-versions
+	}
+	switch {
+	case revision == "" || strings.Contains(v, revision):
+	case modified == "true":
+		v += " (" + revision + ", modified)"
+	default:
+		v += " (" + revision + ")"
+	}
+	return v
+}
