@@ -82,11 +82,14 @@ CLI_BINS = $(notdir $(shell $(GO) list -f '{{if eq .Name "main"}}{{range .Deps}}
 
 .PHONY: man completions install
 
-# man/man1/bottle-*.1, from the same go-flags definitions as each --help.
+# man/man1/bottle-*.1, go-flags' pages from the same definitions as each
+# --help, dated by the last commit unless SOURCE_DATE_EPOCH is given, so that
+# a tree makes the same pages every time.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 man: build
 	@mkdir -p man/man1
 	@for b in $(CLI_BINS); do \
-		$(BIN)/$$b --man > man/man1/$$b.1.tmp && mv man/man1/$$b.1.tmp man/man1/$$b.1 || exit 1; \
+		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(BIN)/$$b --man > man/man1/$$b.1.tmp && mv man/man1/$$b.1.tmp man/man1/$$b.1 || exit 1; \
 		echo "man/man1/$$b.1"; \
 	done
 

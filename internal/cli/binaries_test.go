@@ -64,17 +64,17 @@ var helpHeading = regexp.MustCompile(`(?m)^([A-Z][A-Za-z ]*):`)
 // Every binary's man page has every flag it has, and a section for each
 // part of its help after the options (ENVIRONMENT, EXAMPLES, ...).
 func TestManPages(t *testing.T) {
-	t.Setenv("SOURCE_DATE_EPOCH", "1795843200")
+	t.Setenv("SOURCE_DATE_EPOCH", "1795867200")
 	for name := range binaries {
 		t.Run(name, func(t *testing.T) {
 			page := run(t, name, "--man")
-			upper := strings.ToUpper(name)
-			if !strings.HasPrefix(page, `.TH "`+upper+`" 1 "2026-11-28" "bottle `) ||
-				!strings.Contains(page, "\n.SH NAME\n"+strings.ReplaceAll(name, "-", `\-`)+` \- `) {
-				t.Errorf("no .TH or NAME:\n%s", page)
+			if !strings.HasPrefix(page, ".TH "+name+` 1 "28 November 2026"`+"\n") ||
+				!strings.Contains(page, "\n.SH NAME\n"+name+` \- `) ||
+				!strings.Contains(page, "\n.SH SYNOPSIS\n"+`\fB`+name+`\fP `) {
+				t.Errorf("no .TH, NAME or SYNOPSIS:\n%s", page)
 			}
 			for _, f := range longFlags(t, name) {
-				if !strings.Contains(page, `\fB`+strings.ReplaceAll(f, "-", `\-`)+`\fR`) { // --older-than: \-\-older\-than
+				if !strings.Contains(page, `\fB\-\-`+strings.TrimPrefix(f, "--")+`\fR`) {
 					t.Errorf("no %s in the man page", f)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func TestInterruptible(t *testing.T) {
 	}
 }
 
-func TestCheckLabels(t *testing.T) {
+func TestLabelScopeCheck(t *testing.T) {
 	for labels, want := range map[string]string{
 		"":                  "",
 		"a=1,":              "",
@@ -74,11 +75,48 @@ func TestCheckLabels(t *testing.T) {
 			m[string(k)] = string(v)
 		}
 		got := ""
-		if err := CheckLabels(m); err != nil {
+		if err := (&LabelScope{Labels: m}).check(); err != nil {
 			got = err.Error()
 		}
 		if got != want {
-			t.Errorf("CheckLabels(%q) = %q, want %q", labels, got, want)
+			t.Errorf("check(%q) = %q, want %q", labels, got, want)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	type options struct {
+		LabelScope
+		JSON bool `long:"json"`
+	}
+	for _, tc := range []struct {
+		c      Command
+		args   []string
+		status int
+		stderr string
+	}{
+		{Command{Name: "prog"}, []string{"--json", "a", "b"}, 0, ""},
+		{Command{Name: "prog"}, []string{"--nope"}, 2, "prog: unknown flag `nope' (see prog --help)\n"},
+		{Command{Name: "prog"}, []string{"--label", "dev.bottle.slug=x"}, 2, "prog: label key \"dev.bottle.slug\": the dev.bottle. prefix is the toolkit's own\n"},
+		{Command{Name: "prog"}, []string{"fail"}, 1, "prog: failed\n"},
+		{Command{Name: "prog", FailureStatus: 125}, []string{"--nope"}, 125, "prog: unknown flag `nope' (see prog --help)\n"},
+		{Command{Name: "prog", FailureStatus: 125}, []string{"fail"}, 125, "prog: failed\n"},
+		{Command{Name: "prog", FailureStatus: 125}, []string{"--version"}, 0, ""},
+	} {
+		var stdout, stderr bytes.Buffer
+		var opts options
+		var operands []string
+		status := tc.c.Run(&opts, tc.args, &stdout, &stderr, func(rest []string) error {
+			if operands = rest; slices.Contains(rest, "fail") {
+				return errors.New("failed")
+			}
+			return nil
+		})
+		if status != tc.status || stderr.String() != tc.stderr {
+			t.Errorf("Run(%q) = %d, %q; want %d, %q", tc.args, status, stderr.String(), tc.status, tc.stderr)
+		}
+		if tc.status == 0 && tc.args[0] == "--json" && !slices.Equal(operands, []string{"a", "b"}) {
+			t.Errorf("Run(%q) ran with the operands %q", tc.args, operands)
 		}
 	}
 }

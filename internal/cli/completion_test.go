@@ -5,28 +5,36 @@ import (
 	"os"
 	"strings"
 	"testing"
-
-	"github.com/jessevdk/go-flags"
 )
 
 // A binary's options of every kind: a value that completes to backend
-// names, one that does not, a map, a bool and a short-only one.
+// names, one that does not, the labels, a bool.
 type completionOptions struct {
-	Backend *string           `short:"b" long:"backend" value-name:"NAME" description:"the backend"`
-	Name    string            `long:"name" value-name:"SLUG" description:"the slug"`
-	Labels  map[string]string `long:"label" key-value-delimiter:"=" description:"a label"`
-	JSON    bool              `short:"j" long:"json" description:"JSON lines"`
-	Mode    string            `long:"mode" choice:"fast" choice:"slow" description:"how"`
+	Backend *BackendName `short:"b" long:"backend" value-name:"NAME" description:"the backend"`
+	Name    string       `long:"name" value-name:"SLUG" description:"the slug"`
+	LabelScope
+	JSON bool `short:"j" long:"json" description:"JSON lines"`
 }
 
-func completions(t *testing.T, name, mode string, args ...string) []string {
+// Commands of each kind of operand: none, one, many.
+var (
+	noOperands   = Command{Name: "bottle-ls"}
+	oneAgent     = Command{Name: "bottle-start", Operands: &Operands[AgentDefinition]{}}
+	manyAgents   = Command{Name: "bottle-trust", Operands: &Operands[[]AgentDefinition]{}}
+	manyBackends = Command{Name: "bottle-has-backend", Operands: &Operands[[]BackendName]{}}
+)
+
+func complete(t *testing.T, c Command, mode string, args ...string) []string {
 	t.Helper()
 	t.Setenv(envCompletion, mode)
 	var stdout bytes.Buffer
 	var opts completionOptions
-	rest, err := Command{Name: name}.Parse(&opts, args, &stdout)
+	rest, err := c.parse(&opts, args, &stdout)
 	if err != errHelp || rest != nil {
-		t.Fatalf("Parse(%q) = %q, %v; want the completion's errHelp", args, rest, err)
+		t.Fatalf("parse(%q) = %q, %v; want the completion's errHelp", args, rest, err)
+	}
+	if got := os.Getenv(envCompletion); got != mode {
+		t.Fatalf("GO_FLAGS_COMPLETION is %q after completing, want %q", got, mode)
 	}
 	return strings.Fields(stdout.String())
 }
@@ -35,36 +43,55 @@ func TestComplete(t *testing.T) {
 	t.Setenv("BOTTLE_AGENT_PATH", t.TempDir())
 	os.WriteFile(os.Getenv("BOTTLE_AGENT_PATH")+"/reviewer.json", []byte("{}"), 0o644)
 	for _, tc := range []struct {
-		name string
+		c    Command
 		args []string
 		want string
 	}{
-		{"bottle-ls", []string{"--js"}, "--json"},
-		{"bottle-ls", []string{"--"}, "--backend --help --json --label --mode --name --version"}, // not the hidden ones
-		{"bottle-ls", []string{"--ver"}, "--version"},
-		{"bottle-ls", []string{"--man"}, ""},
-		{"bottle-start", []string{"--backend", ""}, "docker smolmachines"},
-		{"bottle-start", []string{"--backend", "d"}, "docker"},
-		{"bottle-start", []string{"--backend=sm"}, "--backend=smolmachines"},
-		{"bottle-start", []string{"-b", ""}, "docker smolmachines"},
-		{"bottle-start", []string{"-bd"}, "-bdocker"},
-		{"bottle-start", []string{"-jb", "s"}, "smolmachines"},
-		{"bottle-start", []string{"-b=s"}, "-b=smolmachines"},
-		{"bottle-start", []string{"--mode", ""}, "fast slow"},
-		{"bottle-start", []string{"--name", ""}, ""},
-		{"bottle-start", []string{"--label", "a=b", ""}, "reviewer"},
-		{"bottle-start", []string{"--name", "x", "r"}, "reviewer"},
-		{"bottle-start", []string{"--json", "x", ""}, ""}, // one AGENT only
-		{"bottle-start", []string{"--", "-x"}, ""},        // an operand, after --
-		{"bottle-trust", []string{"r"}, "reviewer"},
-		{"bottle-trust", []string{"reviewer", ""}, "reviewer"}, // AGENT...
-		{"bottle-has-backend", []string{"-v", ""}, "docker smolmachines"},
-		{"bottle-has-backend", []string{"docker", "s"}, "smolmachines"},
-		{"bottle-ls", []string{""}, ""},
+		{noOperands, []string{"--js"}, "--json"},
+		{noOperands, []string{"--"}, "--backend --help --json --label --name --version"}, // not the hidden ones
+		{noOperands, []string{"--ver"}, "--version"},
+		{noOperands, []string{"--man"}, ""},
+		{oneAgent, []string{"--backend", ""}, "docker smolmachines"},
+		{oneAgent, []string{"--backend", "d"}, "docker"},
+		{oneAgent, []string{"--backend=sm"}, "--backend=smolmachines"},
+		{oneAgent, []string{"-b", ""}, "docker smolmachines"},
+		{oneAgent, []string{"-bd"}, "-bdocker"},
+		{oneAgent, []string{"-jb", "s"}, "smolmachines"},
+		{oneAgent, []string{"-b=s"}, "-b=smolmachines"},
+		{oneAgent, []string{"--name", ""}, ""},
+		{oneAgent, []string{"--label", "a=b", ""}, "reviewer"},
+		{oneAgent, []string{"--name", "x", "r"}, "reviewer"},
+		{oneAgent, []string{"--json", "x", ""}, ""}, // one AGENT only
+		{oneAgent, []string{"--", "r"}, "reviewer"}, // an operand, after --
+		{oneAgent, []string{"--", "x", ""}, ""},
+		{manyAgents, []string{"r"}, "reviewer"},
+		{manyAgents, []string{"reviewer", ""}, "reviewer"}, // AGENT...
+		{manyBackends, []string{"-v", ""}, "docker smolmachines"},
+		{manyBackends, []string{"docker", "s"}, "smolmachines"},
+		{noOperands, []string{""}, ""},
 	} {
-		if got := strings.Join(completions(t, tc.name, "1", tc.args...), " "); got != tc.want {
-			t.Errorf("%s %q: completions %q, want %q", tc.name, tc.args, got, tc.want)
+		if got := strings.Join(complete(t, tc.c, "1", tc.args...), " "); got != tc.want {
+			t.Errorf("%s %q: completions %q, want %q", tc.c.Name, tc.args, got, tc.want)
 		}
+	}
+}
+
+// The labels on the line so far scope the running agents, as they would
+// scope the command: parsed by go-flags, BOTTLE_LABELS their default.
+func TestCompletingScope(t *testing.T) {
+	t.Setenv("BOTTLE_LABELS", "team=env")
+	complete(t, noOperands, "1", "--label", "team=x", "--label=b=2", "")
+	if got := completingScope.Labels; len(got) != 2 || got["team"] != "x" || got["b"] != "2" {
+		t.Errorf("labels given on the line: %q", got)
+	}
+	complete(t, noOperands, "1", "--json", "")
+	if got := completingScope.Labels; len(got) != 1 || got["team"] != "env" {
+		t.Errorf("labels from BOTTLE_LABELS: %q", got)
+	}
+	var withoutLabels struct{}
+	Command{Name: "bottle-x"}.parse(&withoutLabels, []string{""}, &bytes.Buffer{})
+	if completingScope != nil {
+		t.Errorf("a binary without labels completes in the scope %v", completingScope.Labels)
 	}
 }
 
@@ -72,28 +99,14 @@ func TestCompleteVerbose(t *testing.T) {
 	t.Setenv(envCompletion, "verbose")
 	var stdout bytes.Buffer
 	var opts completionOptions
-	Command{Name: "bottle-ls"}.Parse(&opts, []string{"--j"}, &stdout)
+	noOperands.parse(&opts, []string{"--j"}, &stdout)
 	if got := stdout.String(); got != "--json\n" {
 		t.Errorf("one completion: %q, want it without its description", got)
 	}
 	stdout.Reset()
-	Command{Name: "bottle-ls"}.Parse(&opts, []string{"--"}, &stdout)
+	noOperands.parse(&opts, []string{"--"}, &stdout)
 	if got := stdout.String(); !strings.Contains(got, "\n--json     # JSON lines\n") {
 		t.Errorf("completions with descriptions:\n%s", got)
-	}
-}
-
-func TestLocate(t *testing.T) {
-	p := flags.NewParser(&completionOptions{}, flags.PassDoubleDash)
-	pos := locate(p, []string{"--label", "a=1", "--label=b=2", "op", "-jbdocker", "x", ""})
-	if pos.option != nil || !pos.operand || pos.operands != 2 {
-		t.Errorf("after two operands: %+v", pos)
-	}
-	if got := strings.Join(pos.values["label"], ","); got != "a=1,b=2" {
-		t.Errorf("labels given: %q", got)
-	}
-	if got := strings.Join(pos.values["backend"], ","); got != "docker" {
-		t.Errorf("backend given: %q", got)
 	}
 }
 
@@ -102,7 +115,7 @@ func TestCompletionScripts(t *testing.T) {
 	for shell, script := range completionScripts {
 		stdout.Reset()
 		var opts completionOptions
-		if _, err := (Command{Name: "bottle-ls"}).Parse(&opts, []string{"--completion=" + shell}, &stdout); err != errHelp {
+		if _, err := noOperands.parse(&opts, []string{"--completion=" + shell}, &stdout); err != errHelp {
 			t.Fatalf("--completion=%s: %v", shell, err)
 		}
 		if stdout.String() != script || !strings.Contains(script, "GO_FLAGS_COMPLETION") {
@@ -110,7 +123,7 @@ func TestCompletionScripts(t *testing.T) {
 		}
 	}
 	var opts completionOptions
-	_, err := Command{Name: "bottle-ls"}.Parse(&opts, []string{"--completion=fish"}, &stdout)
+	_, err := noOperands.parse(&opts, []string{"--completion=fish"}, &stdout)
 	var stderr bytes.Buffer
 	if Exit("bottle-ls", &stderr, err) != 2 || !strings.Contains(stderr.String(), "use bash or zsh") {
 		t.Errorf("--completion=fish: %v", err)

@@ -8,8 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
-
-	"github.com/bottle-dev/bottle/internal/lazyre"
 )
 
 // Agent is one running agent: the agent environment of a bottle together
@@ -31,10 +29,19 @@ type Agent struct {
 	Handle any
 }
 
-var slugPattern = lazyre.New(`^[a-z0-9][a-z0-9-]{0,62}$`)
-
-// ValidSlug reports whether s can be a slug on any backend.
-func ValidSlug(s string) bool { return slugPattern().MatchString(s) }
+// ValidSlug reports whether s can be a slug on any backend: 1 to 63 of
+// a-z, 0-9 and '-', not starting with '-'.
+func ValidSlug(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckSlug explains why s cannot be a slug, or returns nil.
 func CheckSlug(s string) error {

@@ -12,7 +12,6 @@ import (
 	"maps"
 	"strings"
 
-	"github.com/bottle-dev/bottle/internal/lazyre"
 	"github.com/bottle-dev/bottle/pkg/agent"
 )
 
@@ -93,14 +92,12 @@ func Carries(l, want map[string]string) bool {
 	return true
 }
 
-var userKey = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
-
 // CheckUser rejects user labels that could not be stored or filtered on
 // faithfully by every backend, or that would pass for the toolkit's own.
 func CheckUser(user map[string]string) error {
 	for k, v := range user {
 		switch {
-		case !userKey().MatchString(k):
+		case !validUserKey(k):
 			return fmt.Errorf("label key %q: use letters, digits, '.', '_', '/' and '-'", agent.Escape(k))
 		case strings.HasPrefix(k, Prefix):
 			return fmt.Errorf("label key %q: the %s prefix is the toolkit's own", k, Prefix)
@@ -109,4 +106,23 @@ func CheckUser(user map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// validUserKey reports whether k is 1 to 128 of letters, digits, '.', '_',
+// '/' and '-', starting with a letter or digit: a key every backend stores
+// and filters on as it is.
+func validUserKey(k string) bool {
+	if k == "" || len(k) > 128 || !isAlnum(k[0]) {
+		return false
+	}
+	for _, c := range []byte(k) {
+		if !isAlnum(c) && c != '.' && c != '_' && c != '/' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }

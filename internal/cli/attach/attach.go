@@ -40,10 +40,13 @@ Examples:
   bottle-attach reviewer-3f9a1c
   bottle-attach reviewer-3f9a1c -- cat /workspace/NOTES.md
 `,
+	LabelHelp:     "only attach to agents carrying this label (repeatable)",
+	Operands:      &cli.Operands[cli.RunningSlug]{},
+	FailureStatus: cli.StatusCannotAttach,
 }
 
 type options struct {
-	Labels map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"only attach to agents carrying this label (repeatable)"`
+	cli.LabelScope
 }
 
 // Main runs bottle-attach as a process.
@@ -57,21 +60,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		args, cmd = args[:i], args[i+1:]
 	}
 	var opts options
-	rest, err := command.Parse(&opts, args, stdout)
 	status := 0
-	if err == nil {
+	if failed := command.Run(&opts, args, stdout, stderr, func(rest []string) (err error) {
 		status, err = run(opts, rest, cmd, stdin, stdout, stderr)
-	}
-	if err != nil {
-		return cli.Exit(prog, stderr, cli.WithStatus(cli.StatusCannotAttach, err))
+		return err
+	}); failed != 0 {
+		return failed
 	}
 	return status
 }
 
 func run(opts options, rest, cmd []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	if err := cli.CheckLabels(opts.Labels); err != nil {
-		return 0, err
-	}
 	ref, fromStdin, err := selected(rest, stdin)
 	if err != nil {
 		return 0, err

@@ -38,6 +38,7 @@ Examples:
   bottle-has-backend --list             # docker<TAB>usable
   bottle-start --backend="$(bottle-has-backend --usable | fzf)" reviewer
 `,
+	Operands: &cli.Operands[[]cli.BackendName]{},
 }
 
 type options struct {
@@ -52,11 +53,9 @@ func Main() int { return cli.Main(Run) }
 // Run runs bottle-has-backend and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
-	names, err := command.Parse(&opts, args, stdout)
-	if err == nil {
-		err = run(opts, names, stdout, stderr)
-	}
-	return cli.Exit(prog, stderr, err)
+	return command.Run(&opts, args, stdout, stderr, func(names []string) error {
+		return run(opts, names, stdout, stderr)
+	})
 }
 
 func run(opts options, names []string, stdout, stderr io.Writer) error {

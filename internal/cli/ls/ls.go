@@ -48,6 +48,7 @@ Examples:
   bottle-ls --json | jq -r 'select(.agent=="reviewer") | .slug'
   bottle-ls --format '{{.Slug}} {{.Age}}' --backend docker --all
 `,
+	LabelHelp: "list only agents carrying this label (repeatable)",
 }
 
 type options struct {
@@ -56,8 +57,8 @@ type options struct {
 	Format   string            `long:"format" value-name:"TEMPLATE" description:"print each agent through a Go template (see below)"`
 	Header   bool              `long:"header" description:"print a header line first (for fzf --header-lines=1)"`
 	All      bool              `short:"a" long:"all" description:"include agents that are not running (their state shows on a terminal, in --json and in --format)"`
-	Backends []string          `long:"backend" value-name:"NAME" description:"list only this backend's agents (repeatable)"`
-	Labels   map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"list only agents carrying this label (repeatable)"`
+	Backends []cli.BackendName `long:"backend" value-name:"NAME" description:"list only this backend's agents (repeatable)"`
+	cli.LabelScope
 }
 
 // Main runs bottle-ls as a process.
@@ -66,25 +67,22 @@ func Main() int { return cli.Main(Run) }
 // Run runs bottle-ls and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
-	rest, err := command.Parse(&opts, args, stdout)
-	if err == nil {
-		err = run(opts, rest, stdout, stderr)
-	}
-	return cli.Exit(prog, stderr, err)
+	return command.Run(&opts, args, stdout, stderr, func(rest []string) error {
+		return run(opts, rest, stdout, stderr)
+	})
 }
 
 func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if len(rest) > 0 {
 		return cli.Usagef("unexpected argument %q", agent.Escape(rest[0]))
 	}
-	if err := cli.CheckLabels(opts.Labels); err != nil {
-		return err
-	}
 	backends := cli.Backends(os.Environ())
-	for _, name := range opts.Backends {
-		if _, err := backends.Lookup(name); err != nil {
+	only := make([]string, len(opts.Backends))
+	for i, name := range opts.Backends {
+		if _, err := backends.Lookup(string(name)); err != nil {
 			return cli.Usage(fmt.Errorf("--backend: %w", err))
 		}
+		only[i] = string(name)
 	}
 	// One write for the whole listing, not one per line.
 	buffered := bufio.NewWriter(stdout)
@@ -93,7 +91,7 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	listing := backends.List(context.Background(), backend.Query{Labels: opts.Labels, All: opts.All}, opts.Backends...)
+	listing := backends.List(context.Background(), backend.Query{Labels: opts.Labels, All: opts.All}, only...)
 	if err := out.print(listing.Agents); err != nil {
 		return err
 	}

@@ -53,13 +53,15 @@ Examples:
   bottle-start --backend=docker ./agents/reviewer.json
   bottle-start --name review-pr-42 reviewer | bottle-attach
 `,
+	LabelHelp: "put this label on everything the agent is made of (repeatable)",
+	Operands:  &cli.Operands[cli.AgentDefinition]{},
 }
 
 type options struct {
-	Backend *string           `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
-	Name    string            `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
-	Labels  map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"put this label on everything the agent is made of (repeatable)"`
-	JSON    bool              `long:"json" description:"print the agent as a JSON line"`
+	Backend *cli.BackendName `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
+	Name    string           `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
+	cli.LabelScope
+	JSON bool `long:"json" description:"print the agent as a JSON line"`
 }
 
 // Main runs bottle-start as a process.
@@ -68,25 +70,20 @@ func Main() int { return cli.Main(Run) }
 // Run runs bottle-start and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
-	rest, err := command.Parse(&opts, args, stdout)
-	if err == nil {
-		err = run(opts, rest, stdout, stderr)
-	}
-	return cli.Exit(prog, stderr, err)
+	return command.Run(&opts, args, stdout, stderr, func(rest []string) error {
+		return run(opts, rest, stdout, stderr)
+	})
 }
 
 func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if len(rest) != 1 {
 		return cli.Usagef("name one agent definition (see %s --help)", prog)
 	}
-	if err := cli.CheckLabels(opts.Labels); err != nil {
-		return err
-	}
 	backends := cli.Backends(os.Environ())
 	flag := ""
 	if opts.Backend != nil {
 		// Given but empty, as from a picker the user escaped: never a silent default.
-		if flag = *opts.Backend; flag == "" {
+		if flag = string(*opts.Backend); flag == "" {
 			return cli.Usagef("--backend needs a name: one of %s", strings.Join(backends.Names(), ", "))
 		}
 	}

@@ -39,12 +39,14 @@ Examples:
   bottle-ls --json | jq -r 'select(.agent=="reviewer") | .slug' | xargs -r bottle-stop
   bottle-stop --orphans
 `,
+	LabelHelp: "only stop agents carrying this label (repeatable)",
+	Operands:  &cli.Operands[[]cli.RunningSlug]{},
 }
 
 type options struct {
-	Labels    map[string]string `long:"label" env:"BOTTLE_LABELS" env-delim:"," key-value-delimiter:"=" value-name:"KEY=VALUE" description:"only stop agents carrying this label (repeatable)"`
-	Orphans   bool              `long:"orphans" description:"instead, remove the remains of bottles whose agent is not running (a start killed midway, an agent that exited)"`
-	OlderThan time.Duration     `long:"older-than" default:"1m" value-name:"DURATION" description:"with --orphans, only remains at least this old, so that starts under way are left alone"`
+	cli.LabelScope
+	Orphans   bool          `long:"orphans" description:"instead, remove the remains of bottles whose agent is not running (a start killed midway, an agent that exited)"`
+	OlderThan time.Duration `long:"older-than" default:"1m" value-name:"DURATION" description:"with --orphans, only remains at least this old, so that starts under way are left alone"`
 }
 
 // Main runs bottle-stop as a process.
@@ -53,21 +55,15 @@ func Main() int { return cli.Main(Run) }
 // Run runs bottle-stop and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
-	rest, err := command.Parse(&opts, args, stdout)
-	if err == nil {
+	return command.Run(&opts, args, stdout, stderr, func(rest []string) error {
 		if opts.Orphans {
-			err = removeOrphans(opts, rest, stderr)
-		} else {
-			err = run(opts, rest, stdin)
+			return removeOrphans(opts, rest, stderr)
 		}
-	}
-	return cli.Exit(prog, stderr, err)
+		return run(opts, rest, stdin)
+	})
 }
 
 func run(opts options, rest []string, stdin io.Reader) error {
-	if err := cli.CheckLabels(opts.Labels); err != nil {
-		return err
-	}
 	refs, err := readRefs(rest, stdin)
 	if err != nil {
 		return err
@@ -92,9 +88,6 @@ func run(opts options, rest []string, stdin io.Reader) error {
 func removeOrphans(opts options, rest []string, stderr io.Writer) error {
 	if len(rest) > 0 {
 		return cli.Usagef("--orphans takes no agents: it finds them itself")
-	}
-	if err := cli.CheckLabels(opts.Labels); err != nil {
-		return err
 	}
 	removed, err := cli.Backends(os.Environ()).RemoveOrphans(context.Background(), opts.Labels, opts.OlderThan)
 	for _, ref := range removed {

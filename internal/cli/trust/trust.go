@@ -43,6 +43,7 @@ Examples:
   bottle-trust --list                        # PATH<TAB>SHA256
   bottle-trust --revoke reviewer
 `,
+	Operands: &cli.Operands[[]cli.AgentDefinition]{},
 }
 
 type options struct {
@@ -56,11 +57,9 @@ func Main() int { return cli.Main(Run) }
 // Run runs bottle-trust and returns its exit status.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
-	refs, err := command.Parse(&opts, args, stdout)
-	if err == nil {
-		err = run(opts, refs, stdout, stderr)
-	}
-	return cli.Exit(prog, stderr, err)
+	return command.Run(&opts, args, stdout, stderr, func(refs []string) error {
+		return run(opts, refs, stdout, stderr)
+	})
 }
 
 func run(opts options, refs []string, stdout, stderr io.Writer) error {
