@@ -196,6 +196,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RUN", run)
 			env.Setenv("IMAGE", testImage)
 			env.Setenv("EGRESS_IMAGE", egressImage)
+			if wd, err := os.Getwd(); err == nil {
+				env.Setenv("REPO", wd) // the repository's root, for its examples
+			}
 			if c, err := client.New(client.FromEnv); err == nil {
 				env.Setenv("ENGINE_HOST", c.DaemonHost())
 			}
@@ -203,6 +206,9 @@ func TestScripts(t *testing.T) {
 			// log of every call, in the script's own directory.
 			env.Setenv("SMOLVM_STATE", filepath.Join(env.WorkDir, "smolvm-machines.json"))
 			env.Setenv("SMOLVM_CALLS", filepath.Join(env.WorkDir, "smolvm-calls.txt"))
+			// sh -c $WAIT_VM NAME waits, at most 10s, until the stand-in
+			// runs the VM of the machine NAME.
+			env.Setenv("WAIT_VM", `for i in $(seq 200); do grep -qx "$0" "$SMOLVM_STATE.vms" 2>/dev/null && exit 0; sleep 0.05; done; echo "no VM of $0" >&2; exit 1`)
 			return nil
 		},
 		Condition: dockerCondition,

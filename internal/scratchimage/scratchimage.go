@@ -158,3 +158,74 @@ func checkStatic(path string, bin []byte) error {
 	}
 	return nil
 }
+
+// WriteBusybox writes the root file system of the Busybox image, unpacked,
+// into dir, replacing what was there: the form of a local image that
+// smolvm takes as a directory, where the Engine takes an import.
+func WriteBusybox(dir string) error {
+	rootfs, err := busyboxRootfs()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // harmless once renamed
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := unpack(rootfs, tmp); err != nil {
+		return fmt.Errorf("writing %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
+
+// unpack writes the directories, files and symlinks of the tar archive r,
+// which this package made, into dir.
+func unpack(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(target, 0o755)
+			if err == nil {
+				err = os.Chmod(target, os.FileMode(h.Mode)&os.ModePerm|modeBits(h.Mode))
+			}
+		case tar.TypeSymlink:
+			err = os.Symlink(h.Linkname, target)
+		case tar.TypeReg:
+			var f *os.File
+			if f, err = os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, os.FileMode(h.Mode)&os.ModePerm); err == nil {
+				_, err = io.Copy(f, tr)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+		default:
+			err = fmt.Errorf("%s: unexpected entry of type %c", h.Name, h.Typeflag)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// modeBits is the sticky bit of a tar mode as a file mode: /tmp's.
+func modeBits(mode int64) os.FileMode {
+	if mode&0o1000 != 0 {
+		return os.ModeSticky
+	}
+	return 0
+}

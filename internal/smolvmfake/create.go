@@ -1,117 +1,251 @@
 package smolvmfake
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
-// What `machine create` checks, with smolvm's own words, beyond parsing.
-
-// networkValues checks the values of the network options as smolvm's value
-// parsers do (a usage error, exit status 2).
-func (c *call) networkValues() bool {
-	bad := func(v, o, why string) bool {
-		fmt.Fprintf(c.stderr, "error: invalid value '%s' for '%s': %s\n", v, o, why)
-		return false
-	}
-	for _, p := range c.flags["port"] {
-		if _, err := parsePort(p); err != nil {
-			return bad(p, "--port <HOST:GUEST>", err.Error())
-		}
-	}
-	if b := c.flag("net-backend"); c.has("net-backend") && b != "tsi" && b != "virtio-net" {
-		return bad(b, "--net-backend <NET_BACKEND>", "[possible values: tsi, virtio-net]")
-	}
-	if ip, err := netip.ParseAddr(c.flag("dns")); c.has("dns") && (err != nil || !ip.Is4()) {
-		return bad(c.flag("dns"), "--dns <IP>", "invalid IPv4 address syntax")
-	}
-	return true
+// machine is a new machine as `machine ls --json` shows it, plus what the
+// stand-in keeps for tests.
+type machine struct {
+	Name                   string            `json:"name"`
+	State                  string            `json:"state"`
+	CPUs                   uint64            `json:"cpus"`
+	MemoryMiB              uint64            `json:"memory_mib"`
+	PID                    *int              `json:"pid"`
+	Mounts                 int               `json:"mounts"`
+	Ports                  int               `json:"ports"`
+	CreatedAt              int64             `json:"created_at"`
+	StorageGB              *int              `json:"storage_gb"`
+	OverlayGB              *int              `json:"overlay_gb"`
+	Image                  *string           `json:"image"`
+	Entrypoint             []string          `json:"entrypoint"`
+	Cmd                    []string          `json:"cmd"`
+	Ephemeral              bool              `json:"ephemeral"`
+	GPU                    bool              `json:"gpu"`
+	GPUVRAMMiB             *int              `json:"gpu_vram_mib"`
+	CUDA                   bool              `json:"cuda"`
+	Forkable               bool              `json:"forkable"`
+	CUDAForkPoolSize       *int              `json:"cuda_fork_pool_size"`
+	CUDAVRAMLimitMiB       *int              `json:"cuda_vram_limit_mib"`
+	ForkpointHeld          bool              `json:"forkpoint_held"`
+	Labels                 map[string]string `json:"labels"`
+	RestartPolicy          string            `json:"restart_policy"`
+	RestartMaxRetries      int               `json:"restart_max_retries"`
+	RestartCount           int               `json:"restart_count"`
+	HealthCmd              *string           `json:"health_cmd"`
+	HealthIntervalSecs     *int              `json:"health_interval_secs"`
+	HealthTimeoutSecs      *int              `json:"health_timeout_secs"`
+	HealthRetries          *int              `json:"health_retries"`
+	HealthStartupGraceSecs *int              `json:"health_startup_grace_secs"`
+	Network                bool              `json:"network"`
+	StandIn                standIn           `json:"stand_in"`
 }
 
-// parsePort reads -p HOST:GUEST or -p PORT and returns the host port.
-func parsePort(spec string) (uint64, error) {
-	host, guest, pair := strings.Cut(spec, ":")
-	if !pair {
-		guest = host
-	}
-	h, err := strconv.ParseUint(host, 10, 16)
-	if err != nil || h == 0 {
-		return 0, fmt.Errorf("invalid host port: %s", host)
-	}
-	if g, err := strconv.ParseUint(guest, 10, 16); err != nil || g == 0 {
-		return 0, fmt.Errorf("invalid guest port: %s", guest)
-	}
-	return h, nil
+// standIn is what the stand-in keeps of a machine that ls has no field
+// for, under a key of its own that no smolvm prints (see the package
+// documentation).
+type standIn struct {
+	Env       []string          `json:"env"`
+	Workdir   *string           `json:"workdir"`
+	Volumes   []string          `json:"volumes"`
+	Reach     string            `json:"reach"`
+	CreateEnv map[string]string `json:"create_env"`
+	BootEnv   map[string]string `json:"boot_env"` // null until the first boot
 }
 
-// reach works out what the guest will reach, as smolvm's launch plan does,
-// and whether ls will say "network": true (smolvm's stored flag, which
-// published ports alone do not set). Every --allow-host is resolved now, and
-// one that does not resolve fails the create.
-func (c *call) reach() (reach string, stored bool, err error) {
-	var policy []string
-	if hosts := c.flags["allow-host"]; len(hosts) > 0 {
-		for _, h := range hosts {
-			if err := resolve(h); err != nil {
-				return "", false, fmt.Errorf("config operation failed: --allow-host: %w", err)
-			}
-		}
-		policy = append(append(policy, "allow-host"), hosts...)
-	}
-	cidrs := slices.Clone(c.flags["allow-cidr"])
-	for _, cidr := range cidrs {
-		if _, err := netip.ParsePrefix(cidr); err != nil {
-			if _, err := netip.ParseAddr(cidr); err != nil {
-				return "", false, fmt.Errorf("config operation failed: --allow-cidr: invalid CIDR '%s'", cidr)
-			}
+// hardeningVars are the variables of smolvm's caller that decide how
+// confined a machine is: the egress floor its network applies, and the
+// syscall and file system confinement of its VMM.
+var hardeningVars = []string{"SMOLVM_EGRESS_FLOOR", "SMOLVM_SECCOMP", "SMOLVM_LANDLOCK"}
+
+// hardeningEnv returns those of hardeningVars that are set, with their values.
+func hardeningEnv() map[string]string {
+	env := map[string]string{}
+	for _, k := range hardeningVars {
+		if v, ok := os.LookupEnv(k); ok {
+			env[k] = v
 		}
 	}
-	if c.has("outbound-localhost-only") {
-		cidrs = append(cidrs, "127.0.0.0/8", "::1/128")
-	}
-	if len(cidrs) > 0 {
-		policy = append(append(policy, "allow-cidr"), cidrs...)
-	}
-	stored = c.has("net") || c.has("dns") || c.has("network") || len(policy) > 0
-	switch {
-	case len(policy) > 0:
-		return strings.Join(policy, " "), stored, nil
-	case c.has("port") || c.has("network") || stored && c.flag("net-backend") == "virtio-net":
-		return "virtio-net-open", stored, nil
-	case stored:
-		return "tsi-open", stored, nil
-	}
-	return "none", stored, nil
+	return env
 }
 
-// resolve stands in for the host's resolver, which smolvm asks at create
-// for every --allow-host. An IP address needs no resolving; a name with a
-// port is refused; every other well-formed host name resolves, except the
-// names under "invalid", which RFC 6761 reserves to never resolve. "*.x" is
-// not a host name, so it does not resolve.
-func resolve(host string) error {
-	if _, err := netip.ParseAddr(host); err == nil {
-		return nil
+func create(c *call) int {
+	if c.has("image") && c.flag("image") == "" {
+		return c.usage("a value is required for '--image <IMAGE>' but none was supplied")
 	}
-	if strings.Contains(host, ":") {
-		return fmt.Errorf("invalid hostname '%s': port suffixes are not supported. Use the hostname only (all ports are allowed to resolved IPs).", host)
+	m := machine{
+		Name:          c.flag("name"),
+		State:         "created",
+		CPUs:          4, // smolvm's defaults when no size is given
+		MemoryMiB:     8192,
+		Mounts:        len(c.flags["volume"]),
+		Ports:         len(c.flags["port"]),
+		CreatedAt:     time.Now().Unix(),
+		Entrypoint:    []string{},
+		Cmd:           append([]string{}, c.command...),
+		Labels:        map[string]string{},
+		RestartPolicy: "never",
+		StandIn: standIn{
+			// Non-nil, so that "none" reads [] rather than null.
+			Env:       envValues(c.flags["env"]),
+			Volumes:   append([]string{}, c.flags["volume"]...),
+			CreateEnv: hardeningEnv(),
+		},
 	}
-	labels := strings.Split(strings.TrimSuffix(strings.ToLower(host), "."), ".")
-	wellFormed := !slices.ContainsFunc(labels, func(l string) bool {
-		return l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != ""
+	if !c.has("name") {
+		m.Name = fmt.Sprintf("vm-%x", time.Now().UnixNano()&0xffffff)
+	}
+	if c.has("workdir") {
+		w := c.flag("workdir")
+		m.StandIn.Workdir = &w
+	}
+	// Sizes as smolvm types them: cpus is a u8, mem a u32.
+	for _, n := range []struct {
+		long string
+		bits int
+		dst  *uint64
+	}{{"cpus", 8, &m.CPUs}, {"mem", 32, &m.MemoryMiB}} {
+		if !c.has(n.long) {
+			continue
+		}
+		v, err := strconv.ParseUint(c.flag(n.long), 10, n.bits)
+		if err != nil {
+			return c.usage("invalid value '%s' for '--%s': %v", c.flag(n.long), n.long, errors.Unwrap(err))
+		}
+		*n.dst = v
+	}
+	if !c.networkValues() {
+		return 2
+	}
+	if err := checkName(m.Name); err != nil {
+		return c.fail(fmt.Errorf("config operation failed: create machine: %w", err))
+	}
+	for _, l := range c.flags["label"] {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return c.fail(fmt.Errorf("config operation failed: create machine: invalid label '%s': expected KEY=VALUE with a non-empty KEY", l))
+		}
+		m.Labels[k] = v
+	}
+	reach, stored, err := c.reach()
+	if err != nil {
+		return c.fail(err)
+	}
+	m.StandIn.Reach, m.Network = reach, stored
+	if err := checkVolumes(c.flags["volume"]); err != nil {
+		return c.fail(err)
+	}
+	if err := checkSize(m.CPUs, m.MemoryMiB, c.stderr); err != nil {
+		return c.fail(err)
+	}
+	if err := c.checkNetwork(reach); err != nil {
+		return c.fail(err)
+	}
+	if c.has("image") {
+		image, err := c.stageImage(c.flag("image"), reach != "none")
+		if err != nil {
+			return c.fail(fmt.Errorf("config operation failed: create machine: %w", err))
+		}
+		m.Image = &image
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return c.fail(err)
+	}
+	err = update(c.state, func(ms []json.RawMessage) ([]json.RawMessage, error) {
+		if find(ms, m.Name) >= 0 {
+			return nil, fmt.Errorf("config operation failed: create machine: machine '%s' already exists or is being created", m.Name)
+		}
+		return append(ms, raw), nil
 	})
-	if !wellFormed || labels[len(labels)-1] == "invalid" {
-		return fmt.Errorf("failed to resolve '%s': failed to lookup address information: Name or service not known", host)
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "Created machine: %s\n", m.Name)
+	return 0
+}
+
+// checkName applies smolvm's rules for a machine's name, which only
+// create checks: 1 to 128 bytes of A-Z, a-z, 0-9, "_" and "-", starting
+// with a letter or digit, with no "--" and no "-" at the end.
+func checkName(name string) error {
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	switch {
+	case name == "":
+		return errors.New("machine name cannot be empty")
+	case len(name) > 128:
+		return fmt.Errorf("machine name cannot be longer than 128 bytes (got %d)", len(name))
+	case !strings.ContainsRune(alnum, rune(name[0])):
+		return fmt.Errorf("machine name must start with a letter or digit (got: %q)", name)
+	case strings.Trim(name, alnum+"_-") != "":
+		return fmt.Errorf("machine name may only contain letters, digits, '_' and '-' (got: %q)", name)
+	case strings.HasSuffix(name, "-"):
+		return fmt.Errorf("machine name cannot end with a hyphen (got: %q)", name)
+	case strings.Contains(name, "--"):
+		return fmt.Errorf("machine name cannot contain consecutive hyphens (got: %q)", name)
 	}
 	return nil
+}
+
+// stageImage reads --image as smolvm does and returns what ls then shows.
+// "-" is a `docker save` archive on stdin; a value starting with "/",
+// "./" or "../", or ending in ".tar", ".tar.gz" or ".tgz", is local: an
+// existing directory is a root file system, anything else an archive,
+// both staged now; anything else is a registry reference, which a machine
+// without network cannot pull.
+func (c *call) stageImage(image string, network bool) (string, error) {
+	local := false
+	for _, prefix := range []string{"/", "./", "../"} {
+		local = local || strings.HasPrefix(image, prefix)
+	}
+	for _, suffix := range []string{".tar", ".tar.gz", ".tgz"} {
+		local = local || strings.HasSuffix(image, suffix)
+	}
+	switch {
+	case image == "-":
+		return digest(c.stdin, "stdin")
+	case !local && !network:
+		return "", fmt.Errorf("image '%s' must be pulled from a registry, but this machine has no network; give it network or use a local image (--image PATH or --image -)", image)
+	case !local:
+		return image, nil
+	}
+	if info, err := os.Stat(image); err == nil && info.IsDir() {
+		dir, err := filepath.EvalSymlinks(image)
+		if err == nil {
+			dir, err = filepath.Abs(dir)
+		}
+		return "local-dir:" + dir, err
+	}
+	f, err := os.Open(image)
+	if err != nil {
+		return "", fmt.Errorf("image archive '%s': %v", image, errors.Unwrap(err))
+	}
+	defer f.Close()
+	return digest(f, image)
+}
+
+// digest is how smolvm records a local archive: its SHA-256.
+func digest(r io.Reader, what string) (string, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("image archive '%s': %v", what, err)
+	case n == 0:
+		return "", fmt.Errorf("image archive '%s' is empty", what)
+	}
+	return "local:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // protectedMounts are the host paths smolvm never mounts (on Linux): each
@@ -186,33 +320,6 @@ func checkSize(cpus, mib uint64, stderr io.Writer) error {
 		return fmt.Errorf("config operation failed: validate resources: memory must be at least 64 MiB (got %d MiB)", mib)
 	case cpus > 16:
 		fmt.Fprintf(stderr, "warning: requested %d vCPUs but the hypervisor supports at most 16; the VM will run with 16 vCPUs\n", cpus)
-	}
-	return nil
-}
-
-// checkNetwork refuses what a network backend cannot do: TSI neither
-// publishes ports nor enforces an egress policy (a policy on TSI would be
-// silently open), virtio-net needs networking to be on at all. A host port
-// is published once.
-func (c *call) checkNetwork(reach string) error {
-	policy := strings.HasPrefix(reach, "allow-")
-	switch backend := c.flag("net-backend"); {
-	case backend == "tsi" && c.has("port"):
-		return errors.New("config operation failed: ports: published ports require the virtio-net backend (TSI is outbound-only); remove --net-backend tsi or set it to virtio-net")
-	case backend == "tsi" && c.has("network"):
-		return errors.New("config operation failed: network: --network requires the virtio-net backend; remove --net-backend tsi or set it to virtio-net")
-	case backend == "tsi" && policy:
-		return errors.New("config operation failed: egress: egress policy (--allow-cidr/--allow-host/--outbound-localhost-only) requires the virtio-net backend; TSI does not enforce it. Remove --net-backend tsi or set it to virtio-net")
-	case backend == "virtio-net" && reach == "none":
-		return errors.New("config operation failed: --net-backend: --net-backend virtio-net requires --net")
-	}
-	seen := map[uint64]bool{}
-	for _, p := range c.flags["port"] {
-		host, _ := parsePort(p)
-		if seen[host] {
-			return fmt.Errorf("config operation failed: validate ports: host port %d is mapped more than once", host)
-		}
-		seen[host] = true
 	}
 	return nil
 }

@@ -2,13 +2,14 @@ package smolvmfake
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -19,9 +20,7 @@ func setup(t *testing.T) (state, calls string) {
 	state, calls = filepath.Join(dir, "machines.json"), filepath.Join(dir, "calls")
 	t.Setenv("SMOLVM_STATE", state)
 	t.Setenv("SMOLVM_CALLS", calls)
-	t.Setenv("SMOLVM_FAIL", "")
-	t.Setenv("SMOLVM_DELAY", "")
-	for _, k := range hardeningVars {
+	for _, k := range append([]string{"SMOLVM_FAIL", "SMOLVM_DELAY", "SMOLVM_VERSION", "SMOLVM_BOOT_DELAY"}, hardeningVars...) {
 		t.Setenv(k, "") // and restored after the test
 		os.Unsetenv(k)
 	}
@@ -68,6 +67,16 @@ func ls(t *testing.T) map[string]map[string]any {
 	return byName
 }
 
+// vms returns the machines whose VM runs.
+func vms(t *testing.T, state string) []string {
+	t.Helper()
+	b, err := os.ReadFile(vmsFile(state))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.Fields(string(b))
+}
+
 var specFields = strings.Fields(`name state cpus memory_mib pid mounts ports created_at
 	storage_gb overlay_gb image entrypoint cmd ephemeral gpu gpu_vram_mib cuda forkable
 	cuda_fork_pool_size cuda_vram_limit_mib forkpoint_held labels restart_policy
@@ -75,13 +84,16 @@ var specFields = strings.Fields(`name state cpus memory_mib pid mounts ports cre
 	health_retries health_startup_grace_secs network`)
 
 func TestRoundTrip(t *testing.T) {
-	setup(t)
+	state, _ := setup(t)
 	h, h2 := t.TempDir(), t.TempDir()
-	must(t, "machine", "create", "--name", "a", "--image=bottle-bundle:latest",
-		"--label", "dev.bottle.agent=reviewer", "--label=dev.bottle.services=", "-e", "X=1", "-eY=2",
+	if out := must(t, "machine", "create", "--name", "a", "--image=bottle-bundle:latest",
+		"--label", "dev.bottle.agent=reviewer", "--label=dev.bottle.services=", "--label", "k=v=w", "--label", "k=last",
+		"-e", "X=1", "-eY=2", "-e", "=dropped", "-e", "SMOLVM_STATE", "-e", "UNSET_HERE",
 		"-w", "/work", "-v", h+":/g:ro", "-v", h2+":/g2", "--net", "--allow-host", "example.com",
-		"--cpus", "2", "--mem", "2048", "--", "sleep", "infinity")
-	must(t, "machine", "create", "--name", "b", "--image", "alpine")
+		"--cpus", "2", "--mem", "2048", "--", "sleep", "infinity"); out != "Created machine: a\n" {
+		t.Errorf("create printed %q", out)
+	}
+	must(t, "machine", "create", "--name", "b")
 
 	ms := ls(t)
 	a, b := ms["a"], ms["b"]
@@ -92,10 +104,10 @@ func TestRoundTrip(t *testing.T) {
 	}
 	want := map[string]any{
 		"state": "created", "cpus": 2.0, "memory_mib": 2048.0, "pid": nil, "mounts": 2.0,
-		"image": "bottle-bundle:latest", "cmd": []any{"sleep", "infinity"}, "network": true,
+		"image": "bottle-bundle:latest", "cmd": []any{"sleep", "infinity"}, "entrypoint": []any{}, "network": true,
 		"restart_policy": "never", "storage_gb": nil, "gpu": false,
-		"labels": map[string]any{"dev.bottle.agent": "reviewer", "dev.bottle.services": ""},
-		"stand_in": map[string]any{"env": []any{"X=1", "Y=2"}, "workdir": "/work",
+		"labels": map[string]any{"dev.bottle.agent": "reviewer", "dev.bottle.services": "", "k": "last"},
+		"stand_in": map[string]any{"env": []any{"X=1", "Y=2", "SMOLVM_STATE=" + state}, "workdir": "/work",
 			"volumes": []any{h + ":/g:ro", h2 + ":/g2"}, "reach": "allow-host example.com",
 			"create_env": map[string]any{}, "boot_env": nil},
 	}
@@ -104,8 +116,9 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("a.%s = %#v, want %#v", k, a[k], v)
 		}
 	}
+	// A bare machine: no image, smolvm's default size, arrays never null.
 	want = map[string]any{
-		"cpus": 4.0, "memory_mib": 8192.0, "cmd": nil, "labels": map[string]any{}, "network": false, "mounts": 0.0,
+		"image": nil, "cpus": 4.0, "memory_mib": 8192.0, "cmd": []any{}, "entrypoint": []any{}, "labels": map[string]any{}, "network": false, "mounts": 0.0,
 		"stand_in": map[string]any{"env": []any{}, "workdir": nil, "volumes": []any{}, "reach": "none",
 			"create_env": map[string]any{}, "boot_env": nil},
 	}
@@ -118,8 +131,10 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("created_at = %v", a["created_at"])
 	}
 
-	expect(t, 1, "Error: machine 'a' is not running", "machine", "exec", "--name", "a", "--", "true")
-	must(t, "machine", "start", "--name", "a")
+	expect(t, 1, "Error: agent operation failed: connect: machine 'a' is not running. Use 'smolvm machine start --name a' first.\n", "machine", "exec", "--name", "a", "--", "true")
+	if out := must(t, "machine", "start", "--name", "a"); !strings.HasPrefix(out, "Machine 'a' running (PID: ") {
+		t.Errorf("start printed %q", out)
+	}
 	if a := ls(t)["a"]; a["state"] != "running" || a["pid"] == nil {
 		t.Errorf("after start: state %v, pid %v", a["state"], a["pid"])
 	}
@@ -130,10 +145,18 @@ func TestRoundTrip(t *testing.T) {
 	if a := ls(t)["a"]; a["state"] != "stopped" || a["pid"] != nil {
 		t.Errorf("after stop: state %v, pid %v", a["state"], a["pid"])
 	}
-	must(t, "machine", "delete", "--name", "a")
-	must(t, "machine", "rm", "--name=b")
+	if out := must(t, "machine", "stop", "-n", "a"); out != "Machine 'a' is not running (state: stopped)\n" {
+		t.Errorf("stop of a stopped machine printed %q", out)
+	}
+	if out := must(t, "machine", "delete", "--name", "a", "-f"); out != "Deleted machine: a\n" {
+		t.Errorf("delete printed %q", out)
+	}
+	must(t, "vm", "rm", "--name=b", "--force")
 	if out := must(t, "machine", "list", "--json"); out != "[]\n" {
 		t.Errorf("ls after delete = %q", out)
+	}
+	if left := vms(t, state); len(left) != 0 {
+		t.Errorf("VMs left running: %v", left)
 	}
 }
 
@@ -148,29 +171,42 @@ func TestLsEmpty(t *testing.T) {
 	}
 }
 
+// The shared fixtures are smolvm's own output: the stand-in prints them
+// byte for byte, keys sorted, whatever order the state holds them in.
 func TestFixture(t *testing.T) {
 	state, _ := setup(t)
-	fixture, err := os.ReadFile("testdata/ls-mixed.json")
-	if err != nil {
-		t.Fatal(err)
+	fixture := readFile(t, "testdata/ls-mixed.json")
+	var machines []map[string]any
+	if err := json.Unmarshal(fixture, &machines); err != nil || len(machines) != 5 {
+		t.Fatalf("ls-mixed.json: %v, %d machines", err, len(machines))
 	}
-	os.WriteFile(state, fixture, 0o644)
-
-	// Field order and values as given, pretty-printed with 2 spaces.
-	var compact, want bytes.Buffer
-	json.Compact(&compact, fixture)
-	json.Indent(&want, compact.Bytes(), "", "  ")
-	want.WriteByte('\n')
-	if got := must(t, "machine", "ls", "--json"); got != want.String() {
-		t.Errorf("ls:\n%s\nwant:\n%s", got, want.String())
+	// Written back unsorted, compact, as the stand-in's own state is.
+	var unsorted bytes.Buffer
+	unsorted.WriteString("[")
+	for i, m := range machines {
+		if i > 0 {
+			unsorted.WriteString(",")
+		}
+		unsorted.WriteString(`{"name":` + fmt.Sprintf("%q", m["name"]))
+		for _, k := range specFields[1:] {
+			v, _ := json.Marshal(m[k])
+			unsorted.WriteString(fmt.Sprintf(",%q:%s", k, v))
+		}
+		unsorted.WriteString("}")
+	}
+	unsorted.WriteString("]")
+	os.WriteFile(state, unsorted.Bytes(), 0o644)
+	if got := must(t, "machine", "ls", "--json"); got != string(fixture) {
+		t.Errorf("ls:\n%s\nwant:\n%s", got, fixture)
+	}
+	if got, want := must(t, "machine", "status", "--name", "reviewer-3f9a1c", "--json"), readFile(t, "testdata/status-running.json"); got != string(want) {
+		t.Errorf("status:\n%s\nwant:\n%s", got, want)
 	}
 
 	// Changing one machine leaves the others as they were.
-	var before []map[string]any
-	json.Unmarshal(fixture, &before)
 	must(t, "machine", "stop", "--name", "dev")
 	after := ls(t)
-	for _, m := range before {
+	for _, m := range machines {
 		if m["name"] == "dev" {
 			m["state"], m["pid"] = "stopped", nil
 		}
@@ -178,9 +214,15 @@ func TestFixture(t *testing.T) {
 			t.Errorf("machine %v:\n%v\nwant\n%v", m["name"], after[m["name"].(string)], m)
 		}
 	}
-	if len(after) != len(before) {
-		t.Errorf("%d machines, want %d", len(after), len(before))
+}
+
+func readFile(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return b
 }
 
 func TestSparseMachine(t *testing.T) {
@@ -197,6 +239,11 @@ func TestSparseMachine(t *testing.T) {
 	if m := ms[0]; string(m["state"]) != `"running"` || m["pid"] == nil || extra.String() != "[1,2.50]" {
 		t.Errorf("state after start: %s", b)
 	}
+	// Numbers are printed as written, and nothing is escaped for HTML.
+	os.WriteFile(state, []byte(`[{"name": "x", "n": 2.50, "s": "<&>"}]`), 0o644)
+	if out := must(t, "machine", "ls", "--json"); out != "[\n  {\n    \"n\": 2.50,\n    \"name\": \"x\",\n    \"s\": \"<&>\"\n  }\n]\n" {
+		t.Errorf("ls printed %q", out)
+	}
 }
 
 func TestMalformedState(t *testing.T) {
@@ -206,7 +253,7 @@ func TestMalformedState(t *testing.T) {
 		if out := must(t, "machine", "ls", "--json"); out != content {
 			t.Errorf("ls of %q printed %q", content, out)
 		}
-		expect(t, 1, "Error: state file is not valid JSON", "machine", "create", "--name", "x", "--image", "i")
+		expect(t, 1, "Error: state file is not valid JSON", "machine", "create", "--name", "x")
 		expect(t, 1, "Error: state file is not valid JSON", "machine", "start", "--name", "a")
 		if b, _ := os.ReadFile(state); string(b) != content {
 			t.Errorf("state %q became %q", content, b)
@@ -223,8 +270,8 @@ func TestMalformedState(t *testing.T) {
 func TestFail(t *testing.T) {
 	state, calls := setup(t)
 	t.Setenv("SMOLVM_FAIL", "version,create")
-	expect(t, 1, "Error: injected failure of create\n", "machine", "create", "--name", "a", "--image", "i")
-	expect(t, 1, "Error: injected failure of version\n", "--version")
+	expect(t, 1, "Error: agent operation failed: create: injected failure\n", "machine", "create", "--name", "a")
+	expect(t, 1, "Error: agent operation failed: version: injected failure\n", "--version")
 	if _, err := os.Stat(state); err == nil {
 		t.Error("failed create wrote the state")
 	}
@@ -248,30 +295,31 @@ func TestCallsLog(t *testing.T) {
 
 func TestErrors(t *testing.T) {
 	setup(t)
-	must(t, "machine", "create", "--name", "a", "--image", "i")
-	expect(t, 1, "Error: machine 'a' already exists\n", "machine", "create", "--name", "a", "--image", "j")
+	must(t, "machine", "create", "--name", "a")
+	expect(t, 1, "Error: config operation failed: create machine: machine 'a' already exists or is being created\n", "machine", "create", "--name", "a")
 	for _, cmd := range []string{"start", "stop", "delete"} {
-		expect(t, 1, "Error: machine 'zz' not found\n", "machine", cmd, "--name", "zz")
+		expect(t, 1, "Error: vm not found: zz\n", "machine", cmd, "--name", "zz")
 	}
-	expect(t, 1, "Error: machine 'zz' not found\n", "machine", "exec", "--name", "zz", "--", "true")
-	must(t, "machine", "start", "--name", "a")
-	expect(t, 1, "Error: machine 'a' is running; stop it first or use -f\n", "machine", "delete", "--name", "a")
-	must(t, "machine", "delete", "--name", "a", "-f")
+	expect(t, 1, "Error: vm not found: zz\n", "machine", "exec", "--name", "zz", "--", "true")
+	expect(t, 1, "Error: vm not found: default\n", "machine", "start")
+	expect(t, 1, "Error: config operation failed: machine status: machine 'zz' not found\n", "machine", "status", "--name", "zz", "--json")
+	expect(t, 1, "Error: config operation failed: create machine: invalid label 'novalue': expected KEY=VALUE with a non-empty KEY\n", "machine", "create", "--name", "b", "--label", "novalue")
+	expect(t, 1, "invalid label '=v'", "machine", "create", "--name", "b", "--label", "=v")
 
 	for _, args := range [][]string{
-		{"machine", "start"},
-		{"machine", "create", "--name", "b"},
+		{"machine", "delete"},
 		{"machine", "ls", "--x"},
 		{"machine", "start", "--name", "a", "extra"},
 		{"machine", "start", "--name"},
 		{"machine", "start", "--name", "a", "--name", "b"},
-		{"machine", "create", "--name", "b", "--image", "i", "--label", "novalue"},
-		{"machine", "create", "--name", "b", "--image", "i", "-e", "=v"},
-		{"machine", "create", "--name", "b", "--image", "i", "--cpus", "300"},
-		{"machine", "create", "--name", "b", "--image", "i", "--net=yes"},
-		{"machine", "create", "--name", "b", "--image", "i", "sleep"},
+		{"machine", "create", "--name", "b", "--image", ""},
+		{"machine", "create", "--name", "b", "--cpus", "300"},
+		{"machine", "create", "--name", "b", "--net=yes"},
+		{"machine", "create", "--name", "b", "sleep"},
 		{"machine", "exec", "--name", "a"},
 		{"machine", "exec", "-n", "a", "--", "true"},
+		{"machine", "exec", "--name", "a", "-d", "-i", "--", "true"},
+		{"machine", "exec", "--name", "a", "--timeout", "0s", "--", "true"},
 		{"machine", "frobnicate"},
 		{"machine"},
 		{},
@@ -281,217 +329,112 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	expect(t, 2, "error: unexpected argument '--x' found\n", "machine", "ls", "--x")
-	expect(t, 2, "error: the following required arguments were not provided: --name <NAME>\n", "machine", "stop")
-	expect(t, 2, "error: the following required arguments were not provided: --image <IMAGE>\n", "machine", "create", "--name", "b")
+	expect(t, 2, "error: unexpected argument '-n' found\n", "machine", "exec", "-n", "a", "--", "true")
+	expect(t, 2, "error: the following required arguments were not provided: --name <NAME>\n", "machine", "delete")
 
 	t.Setenv("SMOLVM_STATE", "")
 	expect(t, 2, "smolvm stand-in: SMOLVM_STATE is not set\n", "--version")
 }
 
+// Names as smolvm's create checks them; only create does.
+func TestNames(t *testing.T) {
+	setup(t)
+	for _, name := range []string{"a", "A_b-9", "0", strings.Repeat("x", 128), "reviewer-3f9a1c"} {
+		must(t, "machine", "create", "--name", name)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"a-", `Error: config operation failed: create machine: machine name cannot end with a hyphen (got: "a-")` + "\n"},
+		{"a--b", `machine name cannot contain consecutive hyphens (got: "a--b")`},
+		{"", "machine name cannot be empty"},
+		{"_a", "machine name must start with a letter or digit"},
+		{"a.b", "machine name may only contain letters, digits, '_' and '-'"},
+		{"a/b", "may only contain"},
+		{strings.Repeat("x", 129), "machine name cannot be longer than 128 bytes (got 129)"},
+	} {
+		expect(t, 1, tc.want, "machine", "create", "--name", tc.name)
+	}
+	if out := must(t, "machine", "create"); !strings.HasPrefix(out, "Created machine: vm-") {
+		t.Errorf("create without a name printed %q", out)
+	}
+}
+
 func TestVersion(t *testing.T) {
 	setup(t)
-	if out := must(t, "--version"); out != "smolvm 0.5.0 (stand-in)\n" {
+	if out := must(t, "--version"); out != "smolvm 1.9.3\n" {
 		t.Errorf("version %q", out)
 	}
-}
-
-func TestExec(t *testing.T) {
-	setup(t)
-	must(t, "machine", "create", "--name", "a", "--image", "i")
-	must(t, "machine", "start", "--name", "a")
-	exec := func(stdin string, args ...string) (int, string, string) {
-		return run(stdin, append([]string{"machine", "exec", "--name", "a"}, args...)...)
+	t.Setenv("SMOLVM_VERSION", "1.7.6")
+	if out := must(t, "-V"); out != "smolvm 1.7.6\n" {
+		t.Errorf("version %q", out)
 	}
-	if code, _, _ := exec("", "--", "sh", "-c", "exit 7"); code != 7 {
-		t.Errorf("exit status %d, want 7", code)
-	}
-	if code, _, _ := exec("", "--", "sh", "-c", "kill -TERM $$"); code != 128+15 {
-		t.Errorf("killed: exit status %d, want 143", code)
-	}
-	if _, out, _ := exec("", "-e", "FOO=bar baz", "--env=BAR=", "--", "sh", "-c", `printf '%s|%s|%s' "$FOO" "${BAR-unset}" "$SMOLVM_STATE"`); !strings.HasPrefix(out, "bar baz||/") {
-		t.Errorf("env: %q", out)
-	}
-	if _, out, _ := exec("in", "-it", "--", "cat"); out != "in" {
-		t.Errorf("-i stdin: %q", out)
-	}
-	if _, out, _ := exec("in", "--", "cat"); out != "" {
-		t.Errorf("stdin without -i: %q", out)
-	}
-	dir := t.TempDir()
-	if _, out, _ := exec("", "-w", dir, "--", "pwd"); out != dir+"\n" {
-		t.Errorf("-w %s: pwd %q", dir, out)
-	}
-	wd, _ := os.Getwd()
-	if _, out, _ := exec("", "-w", "/no/such/dir", "--", "pwd"); out != wd+"\n" {
-		t.Errorf("-w of a missing dir: pwd %q, want %q", out, wd)
-	}
-	if code, _, errOut := exec("", "--", "no-such-command-xyz"); code != 127 || errOut == "" {
-		t.Errorf("missing command: exit %d, stderr %q", code, errOut)
-	}
-}
-
-func TestConcurrentCreates(t *testing.T) {
-	state, calls := setup(t)
-	var wg sync.WaitGroup
-	codes := make([]int, 20)
-	for i := range codes {
-		wg.Go(func() {
-			codes[i], _, _ = run("", "machine", "create", "--name", fmt.Sprint("m", i), "--image", "i")
-		})
-	}
-	wg.Wait()
-	ms := ls(t)
-	for i, code := range codes {
-		if _, ok := ms[fmt.Sprint("m", i)]; code != 0 || !ok {
-			t.Errorf("m%d: exit %d, listed %v", i, code, ok)
+	// Before 1.8.0: no --label, and machines without labels.
+	expect(t, 2, "error: unexpected argument '--label' found\n", "machine", "create", "--name", "a", "--label", "k=v")
+	must(t, "machine", "create", "--name", "a")
+	for _, out := range []string{must(t, "machine", "ls", "--json"), must(t, "machine", "status", "--name", "a", "--json")} {
+		for _, key := range []string{`"labels"`, `"cuda"`, `"forkable"`, `"cuda_fork_pool_size"`, `"cuda_vram_limit_mib"`} {
+			if strings.Contains(out, key) {
+				t.Errorf("smolvm 1.7.6 printed %s:\n%s", key, out)
+			}
 		}
 	}
-	if b, _ := os.ReadFile(calls); strings.Count(string(b), "machine create --name m") != 20 {
-		t.Errorf("calls log:\n%s", b)
+	expect(t, 2, "error: unrecognized subcommand 'egress-events'\n", "machine", "egress-events", "--name", "a")
+	t.Setenv("SMOLVM_VERSION", "1.8.0")
+	must(t, "machine", "create", "--name", "b", "--label", "k=v")
+	expect(t, 2, "unrecognized subcommand 'egress-events'", "machine", "egress-events", "--name", "a")
+	t.Setenv("SMOLVM_VERSION", "garbage")
+	if out := must(t, "--version"); out != "smolvm garbage\n" {
+		t.Errorf("version %q", out)
 	}
-	if left, _ := filepath.Glob(state + ".*.tmp"); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
+	must(t, "machine", "create", "--name", "c", "--label", "k=v")
 }
 
-// standInOf returns what the stand-in keeps of machine name beyond ls's fields.
-func standInOf(t *testing.T, name string) map[string]any {
-	t.Helper()
-	m, ok := ls(t)[name]
-	if !ok {
-		t.Fatalf("no machine %s", name)
-	}
-	return m["stand_in"].(map[string]any)
-}
-
-// The launch plan's table: which flags give the guest what.
-func TestReach(t *testing.T) {
+// --image as smolvm reads it: local forms are staged and recorded by what
+// they are, a registry reference needs a network to be pulled through.
+func TestImages(t *testing.T) {
 	setup(t)
-	for i, tc := range []struct {
-		flags   []string
-		reach   string
-		network bool
-	}{
-		{nil, "none", false},
-		{[]string{"--net"}, "tsi-open", true},
-		{[]string{"--dns", "1.1.1.1"}, "tsi-open", true},
-		{[]string{"-p", "8080:80"}, "virtio-net-open", false},
-		{[]string{"--net", "-p", "8080"}, "virtio-net-open", true},
-		{[]string{"--net", "--net-backend", "virtio-net"}, "virtio-net-open", true},
-		{[]string{"--network", "lab"}, "virtio-net-open", true},
-		{[]string{"--allow-host", "api.example.com", "--allow-host", "192.0.2.7"}, "allow-host api.example.com 192.0.2.7", true},
-		{[]string{"--net", "--allow-host", "example.com", "--net-backend=virtio-net"}, "allow-host example.com", true},
-		{[]string{"--allow-cidr", "198.51.100.0/24", "--outbound-localhost-only"}, "allow-cidr 198.51.100.0/24 127.0.0.0/8 ::1/128", true},
-		{[]string{"--allow-host", "::1", "--allow-cidr", "203.0.113.9"}, "allow-host ::1 allow-cidr 203.0.113.9", true},
-	} {
-		name := fmt.Sprint("m", i)
-		must(t, append([]string{"machine", "create", "--name", name, "--image", "i"}, tc.flags...)...)
-		m := ls(t)[name]
-		if reach := m["stand_in"].(map[string]any)["reach"]; reach != tc.reach || m["network"] != tc.network {
-			t.Errorf("%q: reach %q, network %v; want %q, %v", tc.flags, reach, m["network"], tc.reach, tc.network)
-		}
-	}
-}
-
-func TestCreateRefusals(t *testing.T) {
-	state, _ := setup(t)
 	dir := t.TempDir()
-	file := filepath.Join(dir, "file")
-	os.WriteFile(file, nil, 0o644)
+	rootfs := filepath.Join(dir, "rootfs")
+	os.Mkdir(rootfs, 0o755)
+	link := filepath.Join(dir, "link")
+	os.Symlink(rootfs, link)
+	archive := filepath.Join(dir, "image.tar")
+	os.WriteFile(archive, []byte("tar"), 0o644)
+	t.Chdir(dir)
 	for _, tc := range []struct {
-		flags []string
-		want  string
+		image, stdin string
+		flags        []string
+		want         string
 	}{
-		{[]string{"--allow-host", "api.example.com:443"},
-			"Error: config operation failed: --allow-host: invalid hostname 'api.example.com:443': port suffixes are not supported. Use the hostname only (all ports are allowed to resolved IPs).\n"},
-		{[]string{"--allow-host", "example.com", "--allow-host", "api.nowhere.invalid"},
-			"Error: config operation failed: --allow-host: failed to resolve 'api.nowhere.invalid': failed to lookup address information: Name or service not known\n"},
-		{[]string{"--allow-host", "*.example.com"}, "failed to resolve '*.example.com'"},
-		{[]string{"--allow-cidr", "10.0.0.0/33"}, "Error: config operation failed: --allow-cidr: invalid CIDR '10.0.0.0/33'\n"},
-		{[]string{"--net-backend", "tsi", "--allow-host", "example.com"},
-			"Error: config operation failed: egress: egress policy (--allow-cidr/--allow-host/--outbound-localhost-only) requires the virtio-net backend; TSI does not enforce it."},
-		{[]string{"--net-backend", "tsi", "--outbound-localhost-only"}, "egress policy"},
-		{[]string{"--net-backend", "tsi", "-p", "80"}, "published ports require the virtio-net backend"},
-		{[]string{"--net-backend", "virtio-net"}, "Error: config operation failed: --net-backend: --net-backend virtio-net requires --net\n"},
-		{[]string{"-p", "80", "-p", "80:81"}, "host port 80 is mapped more than once"},
-		{[]string{"-v", filepath.Join(dir, "none") + ":/g"}, "Error: mount source not found: " + filepath.Join(dir, "none") + "\n"},
-		{[]string{"-v", file + ":/g:ro"}, "source path on host must be a directory (virtiofs limitation): " + file + "\n"},
-		{[]string{"-v", dir + ":/g", "-v", dir + ":/g/:ro"}, "Error: mount operation failed: validate mounts: duplicate mount target: /g/ is specified more than once\n"},
-		{[]string{"-v", "/etc/ssl:/g"}, "source path on host is a protected system path and cannot be mounted: /etc/ssl\n"},
-		{[]string{"-v", "/:/g"}, "protected system path"},
-		{[]string{"-v", dir + ":g"}, "target path on guest should be an absolute directory: g\n"},
-		{[]string{"-v", dir}, "Error: invalid mount path: invalid format '" + dir + "' (expected host:guest[:ro|:rw])\n"},
-		{[]string{"-v", dir + ":/g:x:ro"}, "mount source not found: " + dir + ":/g"},
-		{[]string{"--cpus", "0"}, "Error: config operation failed: validate resources: CPU count must be at least 1\n"},
-		{[]string{"--mem", "63"}, "memory must be at least 64 MiB (got 63 MiB)"},
+		{rootfs, "", nil, "local-dir:" + rootfs},
+		{link, "", nil, "local-dir:" + rootfs},
+		{"./rootfs", "", nil, "local-dir:" + rootfs},
+		{archive, "", nil, digestOf("tar")},
+		{"image.tar", "", nil, digestOf("tar")}, // local by its suffix
+		{"-", "saved", nil, digestOf("saved")},
+		{"alpine", "", []string{"--allow-host", "example.com"}, "alpine"},
+		{"ghcr.io/x/y:1", "", []string{"--net"}, "ghcr.io/x/y:1"},
 	} {
-		expect(t, 1, tc.want, append([]string{"machine", "create", "--name", "a", "--image", "i"}, tc.flags...)...)
-	}
-	if _, err := os.Stat(state); err == nil {
-		t.Error("a refused create wrote the state")
-	}
-	for _, flags := range [][]string{
-		{"-p", "0"}, {"-p", "x:80"}, {"-p", "80:65536"}, {"--net-backend", "slirp"}, {"--dns", "::1"}, {"--dns", "dns.example"},
-	} {
-		if code, _, errOut := run("", append([]string{"machine", "create", "--name", "a", "--image", "i"}, flags...)...); code != 2 || !strings.HasPrefix(errOut, "error: invalid value ") {
-			t.Errorf("%q: exit %d, stderr %q; want a usage error", flags, code, errOut)
+		code, _, errOut := run(tc.stdin, append([]string{"machine", "create", "--name", "m", "--image", tc.image}, tc.flags...)...)
+		if got := ls(t)["m"]["image"]; code != 0 || got != tc.want {
+			t.Errorf("--image %s: exit %d (%q), image %v; want %s", tc.image, code, errOut, got, tc.want)
 		}
+		must(t, "machine", "delete", "-n", "m", "-f")
+	}
+	for _, tc := range []struct{ image, want string }{
+		{"alpine", "Error: config operation failed: create machine: image 'alpine' must be pulled from a registry, but this machine has no network"},
+		{"bottle-bundle:latest", "must be pulled from a registry"},
+		{"rootfs", "must be pulled from a registry"}, // a bare name is a reference, even where such a directory exists
+		{"/no/such/image.tgz", "Error: config operation failed: create machine: image archive '/no/such/image.tgz': no such file or directory\n"},
+		{"-", "image archive 'stdin' is empty"},
+	} {
+		expect(t, 1, tc.want, "machine", "create", "--name", "m", "--image", tc.image)
+	}
+	if len(ls(t)) != 0 {
+		t.Error("a refused create made a machine")
 	}
 }
 
-func TestVolumes(t *testing.T) {
-	setup(t)
-	colon := filepath.Join(t.TempDir(), "a:b")
-	os.Mkdir(colon, 0o755)
-	code, _, errOut := run("", "machine", "create", "--name", "a", "--image", "i",
-		"-v", colon+":/w", "-v", colon+":/w/x:ro", "-v", colon+":/w/y:rw", "--cpus", "17")
-	if code != 0 || errOut != "warning: requested 17 vCPUs but the hypervisor supports at most 16; the VM will run with 16 vCPUs\n" {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
-	if m := ls(t)["a"]; m["mounts"] != 3.0 || m["cpus"] != 17.0 {
-		t.Errorf("mounts %v, cpus %v", m["mounts"], m["cpus"])
-	}
-}
-
-// The hardening variables are recorded as each machine was created and
-// booted with them; a start of a running machine boots nothing.
-func TestBootEnv(t *testing.T) {
-	setup(t)
-	t.Setenv("SMOLVM_EGRESS_FLOOR", "strict")
-	must(t, "machine", "create", "--name", "a", "--image", "i")
-	t.Setenv("SMOLVM_SECCOMP", "enforce")
-	t.Setenv("SMOLVM_LANDLOCK", "enforce")
-	if got := standInOf(t, "a"); !reflect.DeepEqual(got["create_env"], map[string]any{"SMOLVM_EGRESS_FLOOR": "strict"}) || got["boot_env"] != nil {
-		t.Errorf("after create: %v", got)
-	}
-	must(t, "machine", "start", "--name", "a")
-	all := map[string]any{"SMOLVM_EGRESS_FLOOR": "strict", "SMOLVM_SECCOMP": "enforce", "SMOLVM_LANDLOCK": "enforce"}
-	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
-		t.Errorf("boot_env %v", got)
-	}
-	os.Unsetenv("SMOLVM_SECCOMP")
-	if out := must(t, "machine", "start", "--name", "a"); !strings.HasPrefix(out, "Machine 'a' already running (PID: ") {
-		t.Errorf("start of a running machine: %q", out)
-	}
-	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
-		t.Errorf("a start of a running machine changed boot_env to %v", got)
-	}
-	must(t, "machine", "stop", "--name", "a")
-	must(t, "machine", "start", "--name", "a")
-	delete(all, "SMOLVM_SECCOMP")
-	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
-		t.Errorf("boot_env after a boot without SMOLVM_SECCOMP: %v", got)
-	}
-}
-
-func TestStatus(t *testing.T) {
-	state, _ := setup(t)
-	os.WriteFile(state, []byte(`[{"name":"default","state":"stopped"},{"name":"a","state":"running","labels":{}}]`), 0o644)
-	if out := must(t, "machine", "status", "--name", "a", "--json"); out != "{\n  \"name\": \"a\",\n  \"state\": \"running\",\n  \"labels\": {}\n}\n" {
-		t.Errorf("status --json: %q", out)
-	}
-	if out := must(t, "machine", "status"); out != "default\tstopped\n" {
-		t.Errorf("status: %q", out)
-	}
-	expect(t, 1, "Error: config operation failed: machine status: machine 'zz' not found\n", "machine", "status", "-n", "zz", "--json")
+func digestOf(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "local:" + hex.EncodeToString(sum[:])
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -30,9 +31,10 @@ type Agent struct {
 }
 
 // ValidSlug reports whether s can be a slug on any backend: 1 to 63 of
-// a-z, 0-9 and '-', not starting with '-'.
+// a-z and 0-9 in groups joined by single '-' (smolvm refuses a trailing or
+// doubled '-'; Docker allows both).
 func ValidSlug(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
 		return false
 	}
 	for _, c := range []byte(s) {
@@ -48,7 +50,7 @@ func CheckSlug(s string) error {
 	if ValidSlug(s) {
 		return nil
 	}
-	return fmt.Errorf("invalid slug %s: a slug is 1 to 63 of a-z, 0-9 and '-', not starting with '-'", Escape(s))
+	return fmt.Errorf("invalid slug %s: a slug is 1 to 63 of a-z and 0-9 in groups joined by single '-' (no leading, trailing or doubled '-')", Escape(s))
 }
 
 // NewSlug makes a slug for a new agent of the named definition: the name and

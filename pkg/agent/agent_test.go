@@ -9,7 +9,7 @@ import (
 )
 
 func TestValidSlug(t *testing.T) {
-	for _, s := range []string{"a", "0", "a-", "reviewer-3f9a1c", "9-lives", strings.Repeat("a", 63)} {
+	for _, s := range []string{"a", "0", "a-b", "reviewer-3f9a1c", "9-lives", strings.Repeat("a", 63)} {
 		if !agent.ValidSlug(s) {
 			t.Errorf("ValidSlug(%q) = false, want true", s)
 		}
@@ -18,7 +18,7 @@ func TestValidSlug(t *testing.T) {
 		}
 	}
 	for _, s := range []string{
-		"", "-a", "Reviewer", "reviewer-3F9A1C", strings.Repeat("a", 64), "a_b", "a.b", "a b",
+		"", "-a", "a-", "a--b", "Reviewer", "reviewer-3F9A1C", strings.Repeat("a", 64), "a_b", "a.b", "a b",
 		"caf\u00e9", "abc\n", "\nabc", "a\tb", "\x1b[2Jabc",
 	} {
 		if agent.ValidSlug(s) {

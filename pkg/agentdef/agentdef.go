@@ -43,6 +43,18 @@ type Definition struct {
 	PidsLimit int      // the most processes the agent may have; default DefaultPidsLimit
 	CapAdd    []string // capabilities given back after all are dropped, from SafeCapabilities only
 	Limits             // memory and CPUs; defaults DefaultMemory and DefaultCPUs
+
+	Smolmachines Smolmachines // what the smolmachines backend takes instead of docker's
+}
+
+// Smolmachines is what a definition gives the smolmachines backend in
+// place of what docker takes.
+type Smolmachines struct {
+	// Image is the agent's image as smolvm reads a local one: an archive
+	// (.tar, .tar.gz, .tgz) or an unpacked root file system directory,
+	// absolute, symlinks resolved; "" when absent, and the definition's
+	// Image is then a registry reference to smolvm.
+	Image string
 }
 
 // Limits bound what one container or machine may take of the host.
@@ -169,6 +181,8 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 			d.Memory, err = l.memory(at, v)
 		case "cpus":
 			d.CPUs, err = l.cpus(at, v)
+		case "smolmachines":
+			d.Smolmachines, err = l.smolmachines(at, v)
 		}
 		return err
 	})

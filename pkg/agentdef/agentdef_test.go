@@ -198,14 +198,14 @@ func TestLoadErrors(t *testing.T) {
 		// strict keys
 		{"unknown key near", `{"imag": "x"}`, "imag", `unknown key; did you mean "image"?`},
 		{"unknown key case", `{"Image": "x"}`, "Image", `unknown key; did you mean "image"?`},
-		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
-		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
-		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
+		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
 		{"unknown sidecar key", `{` + valid + `, "sidecars": [{"name": "a", "imgae": "x"}]}`, "sidecars[0].imgae", `unknown key; did you mean "image"?`},
 		{"unknown sidecar key far", `{` + valid + `, "sidecars": [{"name": "a", "privileged": true}]}`, "sidecars[0].privileged", `unknown key; the keys here are name, image, command, env, cap_add, pids_limit, memory, cpus`},
 		{"unknown egress key", `{` + valid + `, "egress": {"alow": []}}`, "egress.alow", `unknown key; did you mean "allow"?`},
 		{"unknown egress key far", `{` + valid + `, "egress": {"deny": []}}`, "egress.deny", `unknown key; the keys here are allow`},
-		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus"},
+		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
 		{"duplicate key", "{\"image\": \"a\",\n\"image\": \"b\"}", "image", "duplicate key (first given at line 1)"},
 		{"duplicate env key", "{" + valid + ",\n\"env\": {\n\"A\": \"1\",\n\"A\": \"2\"}}", "env.A", "duplicate key (first given at line 3)"},
 		{"duplicate unknown key", `{"x": 1, "x": 2}`, "x", "duplicate key (first given at line 1)"},
@@ -358,8 +358,8 @@ func TestLoadRelativePath(t *testing.T) {
 
 func TestLoadNames(t *testing.T) {
 	dir := t.TempDir()
-	const rule = `agent names are 1 to 56 characters of a-z, 0-9 and "-", not starting with "-"`
-	for _, ref := range []string{"", "Reviewer", "-a", "a\tb", "a\nb", "a_b", strings.Repeat("a", 57)} {
+	const rule = `agent names are 1 to 56 characters: a-z and 0-9 in groups joined by single "-" (no leading, trailing or doubled "-")`
+	for _, ref := range []string{"", "Reviewer", "-a", "a-", "a--b", "a\tb", "a\nb", "a_b", strings.Repeat("a", 57)} {
 		_, err := Load(ref, Config{SearchPath: []string{dir}})
 		checkError(t, err, ref, "", "not a valid agent name: "+rule)
 	}
@@ -367,7 +367,7 @@ func TestLoadNames(t *testing.T) {
 		_, err := Load(ref, Config{SearchPath: []string{dir}})
 		checkError(t, err, ref, "", "not a valid agent name: "+rule+`; to load a file, give a path ending in ".json"`)
 	}
-	for _, ref := range []string{"My Agent.json", dir + "/-x.json", dir + "/.json", dir + "/a_b.json"} {
+	for _, ref := range []string{"My Agent.json", dir + "/-x.json", dir + "/x-.json", dir + "/.json", dir + "/a_b.json"} {
 		name := strings.TrimSuffix(filepath.Base(ref), ".json")
 		_, err := Load(ref, Config{SearchPath: []string{dir}})
 		checkError(t, err, ref, "", `the file name gives the agent name "`+name+`", which is not allowed: `+rule)

@@ -9,14 +9,16 @@ const (
 	digits = "0123456789"
 )
 
-// An agent name becomes part of a slug "NAME-xxxxxx" of at most 63 characters.
+// An agent name becomes part of a slug "NAME-xxxxxx" of at most 63
+// characters, which must be a name on every backend: smolvm refuses a
+// trailing or doubled "-" (Docker neither), so neither may a name have.
 const (
 	maxAgentName  = 56
-	agentNameRule = `agent names are 1 to 56 characters of a-z, 0-9 and "-", not starting with "-"`
+	agentNameRule = `agent names are 1 to 56 characters: a-z and 0-9 in groups joined by single "-" (no leading, trailing or doubled "-")`
 )
 
 func validAgentName(s string) bool {
-	return isName(s, maxAgentName, lower+digits, lower+digits+"-")
+	return isName(s, maxAgentName, lower+digits, lower+digits+"-") && !strings.HasSuffix(s, "-") && !strings.Contains(s, "--")
 }
 
 func validSidecarName(s string) bool {

@@ -14,7 +14,10 @@ func TestValidNames(t *testing.T) {
 		want  bool
 	}{
 		{validAgentName, "agent", "a", true},
-		{validAgentName, "agent", "0-a-", true},
+		{validAgentName, "agent", "0-a-b1", true},
+		{validAgentName, "agent", "0-a-", false},
+		{validAgentName, "agent", "a--b", false},
+		{validAgentName, "agent", "a-", false},
 		{validAgentName, "agent", long(56), true},
 		{validAgentName, "agent", long(57), false},
 		{validAgentName, "agent", "-a", false},

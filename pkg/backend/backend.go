@@ -52,6 +52,18 @@ type OrphanRemover interface {
 	RemoveOrphans(ctx context.Context, user map[string]string, olderThan time.Duration) ([]string, error)
 }
 
+// Finder is a backend that can look one agent up by its slug for less than
+// a listing costs, such as smolvm, whose listing asks every machine
+// whether it answers. Set.Locate uses it for a reference that names its
+// backend.
+type Finder interface {
+	// Find returns the agent with the slug, running or not, if it carries
+	// every one of the user's labels, as Enumerate with Query.All would
+	// list it; an error wrapping ErrNotFound when there is none. A backend
+	// that is not there, or does not answer, fails as Enumerate does.
+	Find(ctx context.Context, slug string, user map[string]string) (agent.Agent, error)
+}
+
 // Query selects the agents a listing returns.
 type Query struct {
 	Labels map[string]string // only agents carrying every one of these

@@ -392,3 +392,72 @@ func TestRemoveOrphans(t *testing.T) {
 		t.Errorf("RemoveOrphans = %v, %v; want %v and only the broken backend's error", removed, err, want)
 	}
 }
+
+// finder is a fake that can look one agent up.
+type finder struct {
+	*fake
+	found atomic.Int32 // calls of Find
+}
+
+func (f *finder) Find(ctx context.Context, slug string, _ map[string]string) (agent.Agent, error) {
+	f.found.Add(1)
+	if f.hangs {
+		<-ctx.Done()
+		return agent.Agent{}, ctx.Err()
+	}
+	if f.enumErr != nil {
+		return agent.Agent{}, f.enumErr
+	}
+	if !slices.Contains(f.agents, slug) {
+		return agent.Agent{}, ErrNotFound
+	}
+	return agent.Agent{Backend: f.name, Slug: slug, Name: "reviewer", Handle: f.name + "/" + slug}, nil
+}
+
+// A line that names a Finder is looked up there, one agent at a time, and
+// nothing is listed; a bare slug lists every backend, the Finder too, and
+// the named lines are then found in that listing.
+func TestLocateFinder(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	smol := &finder{fake: &fake{name: "smol", agents: []string{"a", "b"}}}
+	off := &finder{fake: &fake{name: "off", enumErr: notThere}}
+	broken := &finder{fake: &fake{name: "broken", enumErr: boom}}
+	stuck := &finder{fake: &fake{name: "stuck", hangs: true}}
+	plain := &fake{name: "plain", agents: []string{"c"}}
+	s := NewSet(smol, off, broken, stuck, plain)
+	s.listTimeout = 50 * time.Millisecond
+	refs := []agent.Ref{{Backend: "smol", Slug: "a"}, {Backend: "smol", Slug: "gone"}, {Backend: "plain", Slug: "c"},
+		{Backend: "off", Slug: "a"}, {Backend: "broken", Slug: "a"}, {Backend: "stuck", Slug: "a"}}
+	found, errs := s.Locate(t.Context(), refs, nil)
+	if found[0].Agent.Handle != "smol/a" || name(found[0].Backend) != "smol" || errs[0] != nil {
+		t.Errorf("Locate(smol a) = %+v, %v", found[0], errs[0])
+	}
+	if !errors.Is(errs[1], ErrNotFound) || errs[1].Error() != "smol gone: no such agent" {
+		t.Errorf("Locate(smol gone) = %v, want ErrNotFound", errs[1])
+	}
+	if name(found[2].Backend) != "plain" || errs[2] != nil {
+		t.Errorf("Locate(plain c) = %v, %v", name(found[2].Backend), errs[2])
+	}
+	var unusable *UnusableError
+	if !errors.As(errs[3], &unusable) || !errors.Is(errs[3], ErrUnusable) || errs[3].Error() != "off: not installed" {
+		t.Errorf("Locate(off a) = %v, want *UnusableError", errs[3])
+	}
+	if !errors.Is(errs[4], boom) || errs[4].Error() != "broken: looking up a: boom" {
+		t.Errorf("Locate(broken a) = %v", errs[4])
+	}
+	if errs[5] == nil || errs[5].Error() != "stuck: looking up a: no answer within 50ms" {
+		t.Errorf("Locate(stuck a) = %v", errs[5])
+	}
+	if smol.found.Load() != 2 || smol.enumerated.Load() != 0 || plain.enumerated.Load() != 1 {
+		t.Errorf("smol: %d finds, %d listings; plain: %d listings; want 2, 0, 1", smol.found.Load(), smol.enumerated.Load(), plain.enumerated.Load())
+	}
+
+	found, errs = s.Locate(t.Context(), []agent.Ref{{Backend: "smol", Slug: "b"}, {Slug: "a"}}, nil)
+	if name(found[0].Backend) != "smol" || errs[0] != nil || name(found[1].Backend) != "smol" || errs[1] != nil {
+		t.Errorf("Locate(smol b, a) = %v %v, %v %v", name(found[0].Backend), errs[0], name(found[1].Backend), errs[1])
+	}
+	if smol.found.Load() != 2 || smol.enumerated.Load() != 1 {
+		t.Errorf("with a bare slug, smol: %d finds, %d listings; want no more finds and one listing", smol.found.Load(), smol.enumerated.Load())
+	}
+}

@@ -180,22 +180,29 @@ type Located struct {
 // labels: on the backend a reference names, or for a bare slug on the one
 // usable backend that has it. It lists each backend it needs once, for all
 // references together: every backend when there is a bare slug, else the
-// named ones, so that a line whose agent is gone is not found either. For
-// each reference it returns the agent or the error that says why there is
-// none.
+// named ones, so that a line whose agent is gone is not found either; a
+// named backend that is a Finder, when nothing else lists it, is asked for
+// each of its references instead. For each reference it returns the agent
+// or the error that says why there is none.
 func (s *Set) Locate(ctx context.Context, refs []agent.Ref, user map[string]string) ([]Located, []error) {
 	found := make([]Located, len(refs))
 	errs := make([]error, len(refs))
+	bare := slices.ContainsFunc(refs, func(ref agent.Ref) bool { return ref.Backend == "" })
 	named := map[string]bool{}
-	bare := false
+	var wg sync.WaitGroup
 	for i, ref := range refs {
 		if ref.Backend == "" {
-			bare = true
-		} else if _, errs[i] = s.Lookup(ref.Backend); errs[i] == nil {
+			continue
+		}
+		b, err := s.Lookup(ref.Backend)
+		if finder, ok := b.(Finder); ok && !bare {
+			wg.Go(func() { found[i], errs[i] = s.find(ctx, b, finder, ref, user) })
+		} else if errs[i] = err; err == nil {
 			named[ref.Backend] = true
 		}
 	}
 	if !bare && len(named) == 0 {
+		wg.Wait()
 		return found, errs
 	}
 	var only []string
@@ -203,6 +210,7 @@ func (s *Set) Locate(ctx context.Context, refs []agent.Ref, user map[string]stri
 		only = slices.Sorted(maps.Keys(named))
 	}
 	listings := s.list(ctx, Query{Labels: user, All: true}, only)
+	wg.Wait()          // the finds ran while the backends were listed
 	var faults []error // of the backends that could not say whether they have a slug
 	for _, l := range listings {
 		if l.failed != nil {
@@ -214,13 +222,33 @@ func (s *Set) Locate(ctx context.Context, refs []agent.Ref, user map[string]stri
 	for i, ref := range refs {
 		switch {
 		case errs[i] != nil:
-		case ref.Backend != "":
+		case ref.Backend != "" && named[ref.Backend]:
 			found[i], errs[i] = s.named(listings, ref)
-		default:
+		case ref.Backend == "":
 			found[i], errs[i] = s.bare(listings, ref.Slug, faults)
 		}
 	}
 	return found, errs
+}
+
+// find asks the Finder b for the agent of a reference that names it, as
+// long as a listing may take.
+func (s *Set) find(ctx context.Context, b Backend, f Finder, ref agent.Ref, user map[string]string) (Located, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.listTimeout)
+	defer cancel()
+	a, err := f.Find(ctx, ref.Slug, user)
+	switch {
+	case errors.Is(err, ErrNoAnswer), errors.Is(err, ErrUnusable):
+		return Located{}, &UnusableError{Backend: b.Name(), Reason: err}
+	case errors.Is(err, ErrNotFound):
+		return Located{}, fmt.Errorf("%s: %w", ref, ErrNotFound)
+	case ctx.Err() == context.DeadlineExceeded:
+		err = fmt.Errorf("%w within %s", ErrNoAnswer, s.listTimeout)
+	}
+	if err != nil {
+		return Located{}, fmt.Errorf("%s: looking up %s: %w", b.Name(), ref.Slug, err)
+	}
+	return Located{Agent: a, Backend: b}, nil
 }
 
 // named finds the agent of a reference that names its backend.

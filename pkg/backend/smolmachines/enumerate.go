@@ -2,7 +2,9 @@ package smolmachines
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -25,8 +27,10 @@ type machine struct {
 type machineName string
 
 // Enumerate lists the agents with one `smolvm machine ls --json`, which is
-// also the usability check: a smolvm that cannot be run is not usable
-// here, and one that does not answer within listTimeout hangs.
+// also the usability check: a smolvm that cannot be run, or is too old to
+// label machines, is not usable here, and one that does not answer within
+// listTimeout hangs. A machine whose VM does not answer is listed with
+// Query.All, as unreachable.
 func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent, error) {
 	machines, err := b.list(ctx)
 	if err != nil {
@@ -42,9 +46,38 @@ func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent
 	return agents, nil
 }
 
-// listTimeout bounds the listing, which is also the usability check:
-// longer than the --version probe, as a listing has more to say.
-const listTimeout = 5 * time.Second
+// Find looks the agent with the slug up with `smolvm machine status`,
+// which asks only that machine's VM whether it answers, where a listing
+// asks every one. It is its own usability check, as Enumerate is.
+func (b *Backend) Find(ctx context.Context, slug string, user map[string]string) (agent.Agent, error) {
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	m, ours, err := b.status(ctx, slug)
+	switch {
+	case ctx.Err() == context.DeadlineExceeded:
+		return agent.Agent{}, fmt.Errorf("smolvm machine status: %w within %s", backend.ErrNoAnswer, statusTimeout)
+	case err != nil:
+		return agent.Agent{}, err
+	case !ours || m.Name != slug || m.Labels[labels.Slug] != slug || !labels.Carries(m.Labels, user):
+		return agent.Agent{}, backend.ErrNotFound
+	}
+	return b.agent(m), nil
+}
+
+// smolvm answers a listing only once it has pinged, one after another,
+// every machine it records as running; a ping of a VM that does not answer
+// takes pingTimeout. How many there are is known only from the answer, so
+// the listing is given time for smolvm itself, answerTimeout, and for as
+// many as maxUnanswered such VMs: a few hung VMs do not make smolvm look
+// hung, and a smolvm that takes longer still is reported as a hang. One
+// machine's status pings that machine alone.
+const (
+	answerTimeout = 5 * time.Second
+	pingTimeout   = 3 * time.Second
+	maxUnanswered = 5
+	listTimeout   = answerTimeout + maxUnanswered*pingTimeout
+	statusTimeout = answerTimeout + pingTimeout
+)
 
 func (b *Backend) agent(m machine) agent.Agent {
 	a, _ := labels.Decode(m.Labels)
@@ -78,24 +111,34 @@ func (b *Backend) list(ctx context.Context) ([]machine, error) {
 		return nil, err
 	}
 	machines, err := parseList(out)
-	if err != nil {
-		return nil, fmt.Errorf("smolvm machine ls --json: %w", err)
+	if err != nil && !errors.Is(err, backend.ErrUnusable) {
+		err = fmt.Errorf("smolvm machine ls --json: %w", err)
 	}
-	return machines, nil
+	return machines, err
 }
 
-// status returns the machine name as `machine status --json` shows it.
-func (b *Backend) status(ctx context.Context, name string) (machine, error) {
+// status returns the machine name as `machine status --json` shows it,
+// and whether it carries the slug label. A machine that is not there is
+// backend.ErrNotFound.
+func (b *Backend) status(ctx context.Context, name string) (machine, bool, error) {
 	out, err := b.smolvm(ctx, nil, "machine", "status", "--name", name, "--json")
-	if err != nil {
-		return machine{}, err
+	var f *failure
+	if errors.As(err, &f) && strings.Contains(f.msg, fmt.Sprintf("machine '%s' not found", name)) {
+		return machine{}, false, fmt.Errorf("%w: %s", backend.ErrNotFound, f.msg)
 	}
-	m, err := parseStatus(out)
 	if err != nil {
-		return machine{}, fmt.Errorf("smolvm machine status --json: %w", err)
+		return machine{}, false, err
 	}
-	return m, nil
+	m, ours, err := parseStatus(out)
+	if err != nil && !errors.Is(err, backend.ErrUnusable) {
+		err = fmt.Errorf("smolvm machine status --json: %w", err)
+	}
+	return m, ours, err
 }
+
+// errTooOld is what a machine without "labels" says of its smolvm: only
+// those before minVersion print none.
+var errTooOld = backend.Absent(fmt.Errorf("smolvm is older than %s, the first to label machines, which bottle needs (its machines have no \"labels\")", minVersion))
 
 // parseList reads `machine ls --json`, checking the type of every field it
 // uses, so that a changed or broken smolvm gives a clear error rather than
@@ -124,16 +167,13 @@ func parseList(out []byte) ([]machine, error) {
 	return machines, nil
 }
 
-// parseStatus reads `machine status --json`: one machine, of the toolkit's.
-func parseStatus(out []byte) (machine, error) {
+// parseStatus reads `machine status --json`: one machine, and whether it
+// is of the toolkit's.
+func parseStatus(out []byte) (machine, bool, error) {
 	if !gjson.ValidBytes(out) {
-		return machine{}, fmt.Errorf("output is not valid JSON: %s", agent.Escape(shorten(string(out))))
+		return machine{}, false, fmt.Errorf("output is not valid JSON: %s", agent.Escape(shorten(string(out))))
 	}
-	m, ours, err := parseMachine("the machine", gjson.ParseBytes(out))
-	if err == nil && !ours {
-		err = fmt.Errorf("the machine has no %s label", labels.Slug)
-	}
-	return m, err
+	return parseMachine("the machine", gjson.ParseBytes(out))
 }
 
 // parseMachine reads one machine object; where names it in errors. ours
@@ -144,7 +184,10 @@ func parseMachine(where string, entry gjson.Result) (m machine, ours bool, err e
 		return machine{}, false, fmt.Errorf("%s is %s, not an object", where, kind(entry))
 	}
 	l := entry.Get("labels")
-	if !l.IsObject() {
+	switch {
+	case !l.Exists():
+		return machine{}, false, errTooOld
+	case !l.IsObject():
 		return machine{}, false, fmt.Errorf("%s: \"labels\" is %s, not an object", where, kind(l))
 	}
 	if !l.Get(gjson.Escape(labels.Slug)).Exists() {
@@ -203,12 +246,4 @@ func kindOf(t gjson.Type) string {
 		return "null"
 	}
 	return "value"
-}
-
-func shorten(s string) string {
-	const most = 60
-	if len(s) > most {
-		return s[:most] + "..."
-	}
-	return s
 }

@@ -14,14 +14,14 @@ import (
 )
 
 // largeListing is a `machine ls --json` of n machines made of copies of the
-// three machines of ls-mixed.json, so that it has exactly smolvm's shape:
+// first three machines of ls-mixed.json, so that it has exactly smolvm's shape:
 // of every ten, eight running agents, one machine of the user's own and one
 // stopped agent. It returns the listing and how many machines carry the
 // slug label.
 func largeListing(tb testing.TB, n int) ([]byte, int) {
 	var templates []json.RawMessage
-	if err := json.Unmarshal(readFixture(tb, "ls-mixed.json"), &templates); err != nil || len(templates) != 3 {
-		tb.Fatalf("ls-mixed.json: want three machines (%v)", err)
+	if err := json.Unmarshal(readFixture(tb, "ls-mixed.json"), &templates); err != nil || len(templates) < 3 {
+		tb.Fatalf("ls-mixed.json: want a running agent, a machine of the user's and a stopped agent first (%v)", err)
 	}
 	set := func(m []byte, key, val string) []byte {
 		old := gjson.GetBytes(m, key)

@@ -19,7 +19,7 @@ import (
 	"github.com/bottle-dev/bottle/pkg/progress"
 )
 
-// cleanupTimeout bounds the deletion of a half-made machine, which runs
+// cleanupTimeout bounds the removal of a half-made machine, which runs
 // even when the start itself was cancelled.
 const cleanupTimeout = 30 * time.Second
 
@@ -27,9 +27,10 @@ const cleanupTimeout = 30 * time.Second
 const EnvSidecarDaemons = "BOTTLE_SIDECAR_DAEMONS"
 
 // Start creates the machine, named by the slug, then starts it, and
-// reports it as `machine status` then shows it; if the start fails the
-// machine is deleted again. It asks `smolvm --version` first, so that a
-// smolvm that is not there, or hangs, fails it before anything is made.
+// reports it as `machine status` then shows it. It asks `smolvm --version`
+// first, so that a smolvm that is not there, hangs or is too old fails it
+// before anything is made. If the start fails or is cancelled, the machine
+// is stopped and deleted again.
 func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, user map[string]string) (agent.Agent, error) {
 	if err := agent.CheckSlug(slug); err != nil {
 		return agent.Agent{}, err
@@ -48,7 +49,12 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	progress.Say(ctx, "creating the machine %s", slug)
 	if _, err := b.smolvm(ctx, hardening, args...); err != nil {
 		if strings.Contains(err.Error(), "already exists") {
-			err = fmt.Errorf("the machine name %s is %w: %w", slug, backend.ErrSlugTaken, err)
+			return agent.Agent{}, fmt.Errorf("the machine name %s is %w: %w", slug, backend.ErrSlugTaken, err)
+		}
+		// smolvm refuses before it makes anything, but a create that was
+		// cancelled may have made the machine.
+		if ctx.Err() != nil {
+			err = b.cleanUp(ctx, slug, err)
 		}
 		return agent.Agent{}, err
 	}
@@ -56,20 +62,26 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	_, err = b.smolvm(ctx, hardening, "machine", "start", "--name", slug)
 	var m machine
 	if err == nil {
-		m, err = b.status(ctx, slug)
+		m, _, err = b.status(ctx, slug)
 	}
 	if err != nil {
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		if _, derr := b.smolvm(cleanup, nil, "machine", "delete", "--name", slug, "-f"); derr != nil {
-			err = errors.Join(err, fmt.Errorf("cleaning up after the failed start: %w", derr))
-		}
-		return agent.Agent{}, err
+		return agent.Agent{}, b.cleanUp(ctx, slug, err)
 	}
 	// smolvm keeps no start time: the machine's is when it was created,
 	// as every listing says too.
 	a.StartedAt, a.State = m.CreatedAt, m.State
 	return a, nil
+}
+
+// cleanUp removes the machine of a start that failed with err, even when
+// ctx is done, and returns err with whatever went wrong in removing it.
+func (b *Backend) cleanUp(ctx context.Context, name string, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if rerr := b.remove(ctx, name); rerr != nil {
+		return errors.Join(err, fmt.Errorf("cleaning up after the failed start: %w", rerr))
+	}
+	return err
 }
 
 // hardening is put in the environment of the smolvm processes that create
@@ -99,7 +111,11 @@ const maxVCPUs = 16
 // image references and absolute paths never start with "-" (agentdef and
 // the slug check guarantee it), and the command follows "--".
 func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string) ([]string, error) {
-	args := []string{"machine", "create", "--name", a.Slug, "--image", def.Image}
+	image, err := imageOf(def)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"machine", "create", "--name", a.Slug, "--image", image}
 	marks := labels.Encode(a, user)
 	for _, k := range sortedKeys(marks) {
 		args = append(args, "--label", k+"="+marks[k])

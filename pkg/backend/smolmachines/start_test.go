@@ -62,13 +62,14 @@ func TestCreateArgs(t *testing.T) {
 func TestCreateArgsNoNetwork(t *testing.T) {
 	t.Parallel()
 	def := &agentdef.Definition{Name: "shell", Image: "x", Attach: []string{"/bin/sh"},
-		Limits: agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs}}
+		Limits:       agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs},
+		Smolmachines: agentdef.Smolmachines{Image: "/images/shell"}}
 	got, err := createArgs(agentOf("shell-000000", def), def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
-		"machine", "create", "--name", "shell-000000", "--image", "x",
+		"machine", "create", "--name", "shell-000000", "--image", "/images/shell",
 		"--label", "dev.bottle.agent=shell",
 		"--label", `dev.bottle.attach=["/bin/sh"]`,
 		"--label", "dev.bottle.services=",
@@ -97,7 +98,7 @@ func TestCreateArgsSize(t *testing.T) {
 		{agentdef.Limits{Memory: 8 << 30, CPUs: 2.01}, "3", "8192"},
 		{agentdef.Limits{Memory: 1 << 40, CPUs: 64}, "16", "1048576"}, // the hypervisor runs at most 16
 	} {
-		def := &agentdef.Definition{Image: "x", Limits: tc.limits}
+		def := &agentdef.Definition{Image: "x", Limits: tc.limits, Smolmachines: agentdef.Smolmachines{Image: "/x"}}
 		args, err := createArgs(agentOf("s", def), def, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +128,7 @@ func TestCreateArgsMounts(t *testing.T) {
 			[]string{"-v", "/home/me/a:b:/workspace"}},
 		{agentdef.Definition{}, nil},
 	} {
-		tc.def.Image = "x"
+		tc.def.Image, tc.def.Smolmachines.Image = "x", "/x"
 		args, err := createArgs(agentOf("s", &tc.def), &tc.def, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -154,13 +155,38 @@ func TestCreateArgsRefuses(t *testing.T) {
 			`egress.allow "registry.npmjs.org:8443": smolvm cannot limit egress to a port; without the port it allows every port of the host`},
 		{agentdef.Definition{Image: "x", Egress: agentdef.Egress{Allow: []string{"*.githubusercontent.com:443"}}},
 			`egress.allow "*.githubusercontent.com:443": smolvm cannot limit egress to a port`},
-		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/work:space", Dir: "/b"},
+		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/work:space", Dir: "/b", Egress: agentdef.Egress{Allow: []string{"a.example"}}},
 			`mount target "/work:space" holds a ':', which smolvm's -v HOST:GUEST cannot carry`},
-		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/workspace", Dir: "/a/x:y/agents"},
+		{agentdef.Definition{Image: "x", Workspace: "/a", Workdir: "/workspace", Dir: "/a/x:y/agents", Egress: agentdef.Egress{Allow: []string{"a.example"}}},
 			`mount target "/workspace/x:y" holds a ':'`},
 	} {
 		if _, err := createArgs(agentOf("s", &tc.def), &tc.def, nil); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("createArgs(%+v) = %v, want %q", tc.def, err, tc.want)
+		}
+	}
+}
+
+// The --image of each kind of definition: smolvm reads a bare name:tag as a
+// registry reference, which a machine without network cannot pull.
+func TestImageOf(t *testing.T) {
+	t.Parallel()
+	allow := agentdef.Egress{Allow: []string{"api.anthropic.com"}}
+	for _, tc := range []struct {
+		def        agentdef.Definition
+		image, err string
+	}{
+		{agentdef.Definition{Image: "bottle-demo:latest", Smolmachines: agentdef.Smolmachines{Image: "/repo/bin/images/bottle-demo"}}, "/repo/bin/images/bottle-demo", ""},
+		{agentdef.Definition{Image: "bottle-demo:latest", Egress: allow, Smolmachines: agentdef.Smolmachines{Image: "/i/busybox.tar"}}, "/i/busybox.tar", ""},
+		{agentdef.Definition{Image: "ghcr.io/bottle-dev/bundle:1", Egress: allow}, "ghcr.io/bottle-dev/bundle:1", ""},
+		{agentdef.Definition{Image: "bottle-demo:latest"}, "",
+			`image "bottle-demo:latest" is a registry reference to smolvm, and a machine without network (no egress.allow) cannot pull it: give a local image as "smolmachines": {"image": "PATH"}, an archive (.tar, .tar.gz, .tgz) or a root file system directory`},
+		{agentdef.Definition{Image: "./rootfs", Egress: allow}, "", `image "./rootfs" is a path to smolvm, which it would read from where it runs: give it as "smolmachines": {"image": "PATH"}, relative to the definition`},
+		{agentdef.Definition{Image: "busybox.tgz", Egress: allow}, "", `image "busybox.tgz" is a path to smolvm`},
+		{agentdef.Definition{Image: "/abs/rootfs"}, "", `image "/abs/rootfs" is a path to smolvm`},
+	} {
+		image, err := imageOf(&tc.def)
+		if tc.err == "" && (err != nil || image != tc.image) || tc.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.err)) {
+			t.Errorf("imageOf(%+v) = %q, %v; want %q, %q", tc.def, image, err, tc.image, tc.err)
 		}
 	}
 }

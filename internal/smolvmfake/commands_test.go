@@ -1,0 +1,370 @@
+package smolvmfake
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestExec(t *testing.T) {
+	state, _ := setup(t)
+	must(t, "machine", "create", "--name", "a")
+	must(t, "machine", "start", "--name", "a")
+	exec := func(stdin string, args ...string) (int, string, string) {
+		return run(stdin, append([]string{"machine", "exec", "--name", "a"}, args...)...)
+	}
+	if code, _, _ := exec("", "--", "sh", "-c", "exit 7"); code != 7 {
+		t.Errorf("exit status %d, want 7", code)
+	}
+	if code, _, _ := exec("", "--", "sh", "-c", "exit 300"); code != 300&0xff {
+		t.Errorf("exit status %d, want the low 8 bits of 300", code)
+	}
+	if code, _, _ := exec("", "--", "sh", "-c", "kill -TERM $$"); code != 128+15 {
+		t.Errorf("killed: exit status %d, want 143", code)
+	}
+	if code, _, _ := exec("", "--timeout", "100ms", "--", "sleep", "5"); code != 124 {
+		t.Errorf("--timeout: exit status %d, want 124", code)
+	}
+	t.Setenv("FROM_CALLER", "c")
+	if _, out, _ := exec("", "-e", "FOO=bar baz", "--env=BAR=", "-e", "FROM_CALLER", "--", "sh", "-c", `printf '%s|%s|%s|%s' "$FOO" "${BAR-unset}" "$FROM_CALLER" "$SMOLVM_STATE"`); out != "bar baz||c|"+state {
+		t.Errorf("env: %q", out)
+	}
+	if _, out, _ := exec("in", "-i", "--", "cat"); out != "in" {
+		t.Errorf("-i stdin: %q", out)
+	}
+	if _, out, _ := exec("in", "-t", "--", "cat"); out != "in" {
+		t.Errorf("-t alone forwards stdin too: %q", out)
+	}
+	for _, flags := range [][]string{nil, {"--stream"}} {
+		if _, out, _ := exec("in", append(flags, "--", "cat")...); out != "" {
+			t.Errorf("stdin with %q: %q, want none", flags, out)
+		}
+	}
+	// Without -i, -t or --stream output comes at the end, stdout first; with
+	// -t the guest's stderr is on the terminal, stdout.
+	if _, out, errOut := exec("", "--", "sh", "-c", "echo err >&2; echo out"); out != "out\n" || errOut != "err\n" {
+		t.Errorf("buffered: stdout %q, stderr %q", out, errOut)
+	}
+	if _, out, errOut := exec("", "-it", "--", "sh", "-c", "echo err >&2"); out != "err\n" || errOut != "" {
+		t.Errorf("-t: stdout %q, stderr %q", out, errOut)
+	}
+	if code, out, _ := exec("", "-d", "--", "true"); code != 0 || strings.TrimSpace(out) == "" {
+		t.Errorf("-d: exit %d, printed %q, want the pid", code, out)
+	}
+	dir := t.TempDir()
+	if _, out, _ := exec("", "-w", dir, "--", "pwd"); out != dir+"\n" {
+		t.Errorf("-w %s: pwd %q", dir, out)
+	}
+	wd, _ := os.Getwd()
+	if _, out, _ := exec("", "-w", "/no/such/dir", "--", "pwd"); out != wd+"\n" {
+		t.Errorf("-w of a missing dir: pwd %q, want %q", out, wd)
+	}
+	if code, _, errOut := exec("", "--", "no-such-command-xyz"); code != 127 || errOut == "" {
+		t.Errorf("missing command: exit %d, stderr %q", code, errOut)
+	}
+	// The machine stops under the session: smolvm's failure, exit 1.
+	code, _, errOut := exec("", "-i", "--", "sh", "-c", `printf '[]' > "$SMOLVM_STATE"`)
+	if code != 1 || errOut != "Error: agent operation failed: run interactive: connection to VM lost\n" {
+		t.Errorf("VM gone during the session: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestConcurrentCreates(t *testing.T) {
+	state, calls := setup(t)
+	var wg sync.WaitGroup
+	codes := make([]int, 20)
+	for i := range codes {
+		wg.Go(func() {
+			codes[i], _, _ = run("", "machine", "create", "--name", fmt.Sprint("m", i))
+		})
+	}
+	wg.Wait()
+	ms := ls(t)
+	for i, code := range codes {
+		if _, ok := ms[fmt.Sprint("m", i)]; code != 0 || !ok {
+			t.Errorf("m%d: exit %d, listed %v", i, code, ok)
+		}
+	}
+	if b, _ := os.ReadFile(calls); strings.Count(string(b), "machine create --name m") != 20 {
+		t.Errorf("calls log:\n%s", b)
+	}
+	if left, _ := filepath.Glob(state + ".*.tmp"); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
+
+// standInOf returns what the stand-in keeps of machine name beyond ls's fields.
+func standInOf(t *testing.T, name string) map[string]any {
+	t.Helper()
+	m, ok := ls(t)[name]
+	if !ok {
+		t.Fatalf("no machine %s", name)
+	}
+	return m["stand_in"].(map[string]any)
+}
+
+// The launch plan's table: which flags give the guest what.
+func TestReach(t *testing.T) {
+	setup(t)
+	for i, tc := range []struct {
+		flags   []string
+		reach   string
+		network bool
+	}{
+		{nil, "none", false},
+		{[]string{"--net"}, "tsi-open", true},
+		{[]string{"--dns", "1.1.1.1"}, "tsi-open", true},
+		{[]string{"-p", "8080:80"}, "virtio-net-open", false},
+		{[]string{"--net", "-p", "8080"}, "virtio-net-open", true},
+		{[]string{"--net", "--net-backend", "virtio-net"}, "virtio-net-open", true},
+		{[]string{"--network", "lab"}, "virtio-net-open", true},
+		{[]string{"--allow-host", "api.example.com", "--allow-host", "192.0.2.7"}, "allow-host api.example.com 192.0.2.7", true},
+		{[]string{"--net", "--allow-host", "example.com", "--net-backend=virtio-net"}, "allow-host example.com", true},
+		{[]string{"--allow-cidr", "198.51.100.0/24", "--outbound-localhost-only"}, "allow-cidr 198.51.100.0/24 127.0.0.0/8 ::1/128", true},
+		{[]string{"--allow-host", "::1", "--allow-cidr", "203.0.113.9"}, "allow-host ::1 allow-cidr 203.0.113.9", true},
+	} {
+		name := fmt.Sprint("m", i)
+		must(t, append([]string{"machine", "create", "--name", name}, tc.flags...)...)
+		m := ls(t)[name]
+		if reach := m["stand_in"].(map[string]any)["reach"]; reach != tc.reach || m["network"] != tc.network {
+			t.Errorf("%q: reach %q, network %v; want %q, %v", tc.flags, reach, m["network"], tc.reach, tc.network)
+		}
+	}
+}
+
+func TestCreateRefusals(t *testing.T) {
+	state, _ := setup(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--allow-host", "api.example.com:443"},
+			"Error: config operation failed: --allow-host: invalid hostname 'api.example.com:443': port suffixes are not supported. Use the hostname only (all ports are allowed to resolved IPs).\n"},
+		{[]string{"--allow-host", "example.com", "--allow-host", "api.nowhere.invalid"},
+			"Error: config operation failed: --allow-host: failed to resolve 'api.nowhere.invalid': failed to lookup address information: Name or service not known\n"},
+		{[]string{"--allow-host", "*.example.com"}, "failed to resolve '*.example.com'"},
+		{[]string{"--allow-cidr", "10.0.0.0/33"}, "Error: config operation failed: --allow-cidr: invalid CIDR '10.0.0.0/33'\n"},
+		{[]string{"--net-backend", "tsi", "--allow-host", "example.com"},
+			"Error: config operation failed: egress: egress policy (--allow-cidr/--allow-host/--outbound-localhost-only) requires the virtio-net backend; TSI does not enforce it."},
+		{[]string{"--net-backend", "tsi", "--outbound-localhost-only"}, "egress policy"},
+		{[]string{"--net-backend", "tsi", "-p", "80"}, "published ports require the virtio-net backend"},
+		{[]string{"--net-backend", "virtio-net"}, "Error: config operation failed: --net-backend: --net-backend virtio-net requires --net\n"},
+		{[]string{"-p", "80", "-p", "80:81"}, "host port 80 is mapped more than once"},
+		{[]string{"-v", filepath.Join(dir, "none") + ":/g"}, "Error: mount source not found: " + filepath.Join(dir, "none") + "\n"},
+		{[]string{"-v", file + ":/g:ro"}, "source path on host must be a directory (virtiofs limitation): " + file + "\n"},
+		{[]string{"-v", dir + ":/g", "-v", dir + ":/g/:ro"}, "Error: mount operation failed: validate mounts: duplicate mount target: /g/ is specified more than once\n"},
+		{[]string{"-v", "/etc/ssl:/g"}, "source path on host is a protected system path and cannot be mounted: /etc/ssl\n"},
+		{[]string{"-v", "/:/g"}, "protected system path"},
+		{[]string{"-v", dir + ":g"}, "target path on guest should be an absolute directory: g\n"},
+		{[]string{"-v", dir}, "Error: invalid mount path: invalid format '" + dir + "' (expected host:guest[:ro|:rw])\n"},
+		{[]string{"-v", dir + ":/g:x:ro"}, "mount source not found: " + dir + ":/g"},
+		{[]string{"--cpus", "0"}, "Error: config operation failed: validate resources: CPU count must be at least 1\n"},
+		{[]string{"--mem", "63"}, "memory must be at least 64 MiB (got 63 MiB)"},
+	} {
+		expect(t, 1, tc.want, append([]string{"machine", "create", "--name", "a"}, tc.flags...)...)
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("a refused create wrote the state")
+	}
+	for _, flags := range [][]string{
+		{"-p", "0"}, {"-p", "x:80"}, {"-p", "80:65536"}, {"--net-backend", "slirp"}, {"--dns", "::1"}, {"--dns", "dns.example"},
+	} {
+		if code, _, errOut := run("", append([]string{"machine", "create", "--name", "a"}, flags...)...); code != 2 || !strings.HasPrefix(errOut, "error: invalid value ") {
+			t.Errorf("%q: exit %d, stderr %q; want a usage error", flags, code, errOut)
+		}
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	setup(t)
+	colon := filepath.Join(t.TempDir(), "a:b")
+	os.Mkdir(colon, 0o755)
+	code, _, errOut := run("", "machine", "create", "--name", "a",
+		"-v", colon+":/w", "-v", colon+":/w/x:ro", "-v", colon+":/w/y:rw", "--cpus", "17")
+	if code != 0 || errOut != "warning: requested 17 vCPUs but the hypervisor supports at most 16; the VM will run with 16 vCPUs\n" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if m := ls(t)["a"]; m["mounts"] != 3.0 || m["cpus"] != 17.0 {
+		t.Errorf("mounts %v, cpus %v", m["mounts"], m["cpus"])
+	}
+}
+
+// The hardening variables are recorded as each machine was created and
+// booted with them; a start of a running machine boots nothing.
+func TestBootEnv(t *testing.T) {
+	setup(t)
+	t.Setenv("SMOLVM_EGRESS_FLOOR", "strict")
+	must(t, "machine", "create", "--name", "a")
+	t.Setenv("SMOLVM_SECCOMP", "enforce")
+	t.Setenv("SMOLVM_LANDLOCK", "enforce")
+	if got := standInOf(t, "a"); !reflect.DeepEqual(got["create_env"], map[string]any{"SMOLVM_EGRESS_FLOOR": "strict"}) || got["boot_env"] != nil {
+		t.Errorf("after create: %v", got)
+	}
+	must(t, "machine", "start", "--name", "a")
+	all := map[string]any{"SMOLVM_EGRESS_FLOOR": "strict", "SMOLVM_SECCOMP": "enforce", "SMOLVM_LANDLOCK": "enforce"}
+	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
+		t.Errorf("boot_env %v", got)
+	}
+	os.Unsetenv("SMOLVM_SECCOMP")
+	if out := must(t, "machine", "start", "--name", "a"); !strings.HasPrefix(out, "Machine 'a' already running (PID: ") {
+		t.Errorf("start of a running machine: %q", out)
+	}
+	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
+		t.Errorf("a start of a running machine changed boot_env to %v", got)
+	}
+	must(t, "machine", "stop", "--name", "a")
+	must(t, "machine", "start", "--name", "a")
+	delete(all, "SMOLVM_SECCOMP")
+	if got := standInOf(t, "a")["boot_env"]; !reflect.DeepEqual(got, all) {
+		t.Errorf("boot_env after a boot without SMOLVM_SECCOMP: %v", got)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	state, _ := setup(t)
+	os.WriteFile(state, []byte(`[{"name":"default","state":"stopped"},{"state":"running","name":"a","labels":{}}]`), 0o644)
+	if out := must(t, "machine", "status", "--name", "a", "--json"); out != "{\n  \"labels\": {},\n  \"name\": \"a\",\n  \"state\": \"running\"\n}\n" {
+		t.Errorf("status --json: %q", out)
+	}
+	if out := must(t, "machine", "status"); out != "default\tstopped\n" {
+		t.Errorf("status: %q", out)
+	}
+}
+
+// Without -f delete stops the machine, then asks; only y or yes deletes.
+func TestDeletePrompt(t *testing.T) {
+	setup(t)
+	must(t, "machine", "create", "--name", "a")
+	must(t, "machine", "start", "--name", "a")
+	for _, answer := range []string{"", "n\n", "no\n", "sure\n"} {
+		code, out, errOut := run(answer, "machine", "delete", "--name", "a")
+		if code != 0 || out != "Cancelled\n" || errOut != "Delete machine 'a'? [y/N] " {
+			t.Errorf("answer %q: exit %d, stdout %q, stderr %q; want Cancelled", answer, code, out, errOut)
+		}
+	}
+	if m := ls(t)["a"]; m == nil || m["state"] != "stopped" {
+		t.Fatalf("after cancelled deletes: %v, want the machine, stopped", m)
+	}
+	for i, answer := range []string{"y\n", "YES"} {
+		name := fmt.Sprint("y", i)
+		must(t, "machine", "create", "--name", name)
+		if code, out, _ := run(answer, "machine", "delete", "--name", name); code != 0 || out != "Deleted machine: "+name+"\n" {
+			t.Errorf("answer %q: exit %d, stdout %q", answer, code, out)
+		}
+	}
+	must(t, "machine", "delete", "--name", "a", "--cascade")
+	if len(ls(t)) != 0 {
+		t.Errorf("machines left: %v", ls(t))
+	}
+}
+
+// A start killed before its VM's agent answered leaves the VM running
+// under a record that says created; delete does not end it, stop does.
+func TestOrphanVM(t *testing.T) {
+	state, _ := setup(t)
+	for _, name := range []string{"killed", "stopped"} {
+		must(t, "machine", "create", "--name", name)
+		if err := setVM(state, name, true); err != nil { // as a killed start leaves it
+			t.Fatal(err)
+		}
+	}
+	if ms := ls(t); ms["killed"]["state"] != "created" || ms["killed"]["pid"] != nil {
+		t.Errorf("the record of a killed start: %v", ms["killed"])
+	}
+	must(t, "machine", "delete", "--name", "killed", "-f")
+	if got := vms(t, state); !reflect.DeepEqual(got, []string{"killed", "stopped"}) {
+		t.Errorf("VMs after delete -f: %v, want the killed start's still running", got)
+	}
+	if out := must(t, "machine", "stop", "--name", "stopped"); out != "Machine 'stopped' is not running (state: created)\n" {
+		t.Errorf("stop printed %q", out)
+	}
+	must(t, "machine", "delete", "--name", "stopped", "-f")
+	if got := vms(t, state); !reflect.DeepEqual(got, []string{"killed"}) {
+		t.Errorf("VMs after stop and delete: %v, want only the leaked one", got)
+	}
+}
+
+// An interrupted start: SIGINT while the VM's agent is awaited exits 130
+// and leaves the VM running; a start of the same machine kills it first.
+func TestInterruptedStart(t *testing.T) {
+	state, _ := setup(t)
+	must(t, "machine", "create", "--name", "a")
+	t.Setenv("SMOLVM_BOOT_DELAY", "10s")
+	done := make(chan int)
+	go func() { code, _, _ := run("", "machine", "start", "--name", "a"); done <- code }()
+	for !slices.Contains(vms(t, state), "a") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	if code := <-done; code != 130 {
+		t.Fatalf("interrupted start: exit %d, want 130", code)
+	}
+	if m := ls(t)["a"]; m["state"] != "created" || !slices.Contains(vms(t, state), "a") {
+		t.Errorf("after the interrupted start: state %v, VMs %v; want created with its VM running", m["state"], vms(t, state))
+	}
+	t.Setenv("SMOLVM_BOOT_DELAY", "")
+	must(t, "machine", "start", "--name", "a")
+	if m := ls(t)["a"]; m["state"] != "running" || !reflect.DeepEqual(vms(t, state), []string{"a"}) {
+		t.Errorf("after a start: state %v, VMs %v", m["state"], vms(t, state))
+	}
+	must(t, "machine", "delete", "--name", "a", "-f")
+	if left := vms(t, state); len(left) != 0 {
+		t.Errorf("delete of a running machine left its VM: %v", left)
+	}
+}
+
+// A VM that does not answer: each listing waits a ping's timeout for it
+// and shows it unreachable; exec records it so; start boots it anew.
+func TestHungVM(t *testing.T) {
+	state, _ := setup(t)
+	pingTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { pingTimeout = 3 * time.Second })
+	os.WriteFile(state, []byte(`[{"name":"h1","state":"running","stand_in":{"hung":true}},{"name":"h2","state":"running","stand_in":{"hung":true}},{"name":"ok","state":"running"}]`), 0o644)
+	began := time.Now()
+	ms := ls(t)
+	if took := time.Since(began); took < 2*pingTimeout {
+		t.Errorf("ls took %s, want a ping's timeout for each hung VM", took)
+	}
+	if ms["h1"]["state"] != "unreachable" || ms["h2"]["state"] != "unreachable" || ms["ok"]["state"] != "running" {
+		t.Errorf("states %v %v %v", ms["h1"]["state"], ms["h2"]["state"], ms["ok"]["state"])
+	}
+	expect(t, 1, "Error: agent operation failed: connect: machine 'h1' does not answer\n", "machine", "exec", "--name", "h1", "--", "true")
+	if out := must(t, "machine", "status", "--name", "h1"); out != "h1\tunreachable\n" {
+		t.Errorf("after exec: %q", out)
+	}
+	must(t, "machine", "start", "--name", "h2")
+	if ms := ls(t); ms["h2"]["state"] != "running" {
+		t.Errorf("after start: %v", ms["h2"]["state"])
+	}
+}
+
+func TestEgressEvents(t *testing.T) {
+	state, _ := setup(t)
+	fixture := readFile(t, "testdata/egress-events.json")
+	os.WriteFile(state, []byte(`[{"name":"a","stand_in":{"egress_denials":`+string(fixture)+`}}]`), 0o644)
+	if out := must(t, "machine", "egress-events", "--name", "a", "--json"); out != string(fixture) {
+		t.Errorf("egress-events --json:\n%s\nwant:\n%s", out, fixture)
+	}
+	if out := must(t, "machine", "egress-events", "-n", "a", "--limit", "1", "--json"); !strings.Contains(out, `"dest": "203.0.113.7:123"`) || strings.Count(out, "timestamp") != 1 {
+		t.Errorf("--limit 1: %s", out)
+	}
+	if out := must(t, "machine", "egress-events", "-n", "a"); !strings.HasPrefix(out, "TIMESTAMP") || strings.Count(out, "\n") != 4 {
+		t.Errorf("table: %q", out)
+	}
+	if out := must(t, "machine", "egress-events", "--name", "nobody", "--json"); out != "[]\n" {
+		t.Errorf("unknown machine: %q", out)
+	}
+	if out := must(t, "machine", "egress-events", "--name", "nobody"); out != "No egress denials recorded for 'nobody'.\n" {
+		t.Errorf("unknown machine: %q", out)
+	}
+}
