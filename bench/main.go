@@ -108,15 +108,16 @@ func benchMain() int {
 // agentDef is the definition the harness starts: the bottle-demo image with
 // two sidecars, written into the run's directory.
 type agentDef struct {
-	name     string   // the agent's name, from the file name
-	path     string   // the definition file
-	dir      string   // its directory, also the workspace
-	image    string   // of the agent and both sidecars
-	command  []string // the agent's
-	sidecars []string // names, in order
-	sideCmds [][]string
-	env      map[string]string
-	workdir  string
+	name      string   // the agent's name, from the file name
+	path      string   // the definition file
+	dir       string   // its directory
+	workspace string   // outside the run's directory, which holds the Engine's socket the bench talks to
+	image     string   // of the agent and both sidecars
+	command   []string // the agent's
+	sidecars  []string // names, in order
+	sideCmds  [][]string
+	env       map[string]string
+	workdir   string
 }
 
 type harness struct {
@@ -217,6 +218,9 @@ func (h *harness) close() {
 	if h.dir != "" {
 		os.RemoveAll(h.dir)
 	}
+	if h.def.workspace != "" {
+		os.RemoveAll(h.def.workspace)
+	}
 }
 
 func (h *harness) writeDefinition() error {
@@ -245,13 +249,15 @@ func (h *harness) writeDefinition() error {
 		Sidecars  []sidecar         `json:"sidecars"`
 	}{
 		Image: h.def.image, Command: h.def.command, Attach: []string{"/bin/sh"}, Env: h.def.env,
-		Workdir: h.def.workdir, Workspace: "workspace",
+		Workdir: h.def.workdir,
 	}
-	// A workspace beside the definition, not its own directory, which no
-	// bottle may write.
-	if err := os.Mkdir(filepath.Join(h.dir, "workspace"), 0o755); err != nil {
+	// Not the run's directory: bottle refuses a workspace that holds the
+	// Engine's socket, and the bench's counting proxy listens there.
+	workspace, err := os.MkdirTemp("", "bottle-bench-workspace")
+	if err != nil {
 		return err
 	}
+	h.def.workspace, def.Workspace = workspace, workspace
 	for i, name := range h.def.sidecars {
 		def.Sidecars = append(def.Sidecars, sidecar{Name: name, Image: h.def.image, Command: h.def.sideCmds[i]})
 	}
@@ -594,7 +600,7 @@ func (h *harness) dockerRunRef(slug, host string) (network cmdSpec, runs []cmdSp
 	}
 	run := []string{"docker", "run", "-d", "--name", slug, "--hostname", slug, "--network", slug,
 		"--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "1024",
-		"--mount", "type=bind,source=" + h.def.dir + ",target=" + h.def.workdir, "-w", h.def.workdir}
+		"--mount", "type=bind,source=" + h.def.workspace + ",target=" + h.def.workdir, "-w", h.def.workdir}
 	for k, v := range h.def.env {
 		run = append(run, "-e", k+"="+v)
 	}

@@ -1,13 +1,8 @@
 package agentdef
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
-	"unicode"
 
 	"github.com/bottle-dev/bottle/pkg/agentdef/internal/strictjson"
 )
@@ -36,31 +31,16 @@ func (l *loader) smolmachines(at string, v any) (Smolmachines, error) {
 // be able to write: it is checked as a workspace is, and must not hold the
 // definition's own directory.
 func (l *loader) localImage(at string, v any) (string, error) {
-	s, err := l.stringValue(at, v)
+	s, info, err := l.hostPath(at, v, "", "leave it out for the image smolvm pulls")
 	switch {
 	case err != nil:
 		return "", err
-	case s == "":
-		return "", l.fail(at, "must not be empty; leave it out for the image smolvm pulls")
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		return "", l.fail(at, fmt.Sprintf("%q must not contain control characters", s))
-	}
-	if !filepath.IsAbs(s) {
-		s = filepath.Join(l.dir, s)
-	}
-	s = filepath.Clean(s)
-	info, err := os.Stat(s)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", l.fail(at, fmt.Sprintf("%q does not exist", s))
-	case err != nil:
-		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
 	case !info.IsDir() && !(info.Mode().IsRegular() && hasSuffix(s, archiveSuffixes)):
 		return "", l.fail(at, fmt.Sprintf("%q is neither a root file system directory nor an image archive (%s)", s, strings.Join(archiveSuffixes, ", ")))
 	}
-	real, err := filepath.EvalSymlinks(s)
+	real, err := l.realPath(at, s)
 	if err != nil {
-		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
+		return "", err
 	}
 	if !info.IsDir() {
 		return real, nil

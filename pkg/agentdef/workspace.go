@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // systemTrees are the host directories that no bottle may mount, nor any
@@ -25,12 +26,36 @@ var systemTrees = []string{
 // definition was found in, resolved through symlinks so that a link cannot
 // carry a refused directory in under another name.
 func (l *loader) workspace(at string, v any) (string, error) {
-	s, err := l.stringValue(at, v)
+	s, info, err := l.hostPath(at, v, "directory ", "leave it out for no workspace")
+	switch {
+	case err != nil:
+		return "", err
+	case !info.IsDir():
+		return "", l.fail(at, fmt.Sprintf("%q is not a directory", s))
+	}
+	real, err := l.realPath(at, s)
 	if err != nil {
 		return "", err
 	}
-	if s == "" {
-		return "", l.fail(at, "must not be empty; leave it out for no workspace")
+	if err := l.checkWorkspace(real); err != nil {
+		return "", l.fail(at, err.Error())
+	}
+	return real, nil
+}
+
+// hostPath reads a host path of the definition's, relative to the
+// directory it was found in, and returns it cleaned with what it is; what
+// names it in the message for one that does not exist, empty says what to
+// do instead of giving "".
+func (l *loader) hostPath(at string, v any, what, empty string) (string, fs.FileInfo, error) {
+	s, err := l.stringValue(at, v)
+	switch {
+	case err != nil:
+		return "", nil, err
+	case s == "":
+		return "", nil, l.fail(at, "must not be empty; "+empty)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", nil, l.fail(at, fmt.Sprintf("%q must not contain control characters", s))
 	}
 	if !filepath.IsAbs(s) {
 		s = filepath.Join(l.dir, s)
@@ -39,18 +64,19 @@ func (l *loader) workspace(at string, v any) (string, error) {
 	info, err := os.Stat(s)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", l.fail(at, fmt.Sprintf("directory %q does not exist", s))
+		return "", nil, l.fail(at, fmt.Sprintf("%s%q does not exist", what, s))
 	case err != nil:
-		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
-	case !info.IsDir():
-		return "", l.fail(at, fmt.Sprintf("%q is not a directory", s))
+		return "", nil, l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
 	}
+	return s, info, nil
+}
+
+// realPath resolves s through symlinks, so that a link cannot carry a
+// refused directory in under another name.
+func (l *loader) realPath(at, s string) (string, error) {
 	real, err := filepath.EvalSymlinks(s)
 	if err != nil {
 		return "", l.fail(at, fmt.Sprintf("cannot use %q: %s", s, describe(err)))
-	}
-	if err := l.checkWorkspace(real); err != nil {
-		return "", l.fail(at, err.Error())
 	}
 	return real, nil
 }
