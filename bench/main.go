@@ -248,7 +248,7 @@ func (h *harness) writeDefinition() error {
 		Workspace string            `json:"workspace"`
 		Sidecars  []sidecar         `json:"sidecars"`
 	}{
-		Image: h.def.image, Command: h.def.command, Attach: []string{"/bin/sh"}, Env: h.def.env,
+		Image: h.def.image, Command: h.def.command, Env: h.def.env,
 		Workdir: h.def.workdir,
 	}
 	// Not the run's directory: bottle refuses a workspace that holds the
@@ -587,7 +587,7 @@ func (h *harness) startAgents(ctx context.Context, k int) error {
 // commands, environment, confinement, labels).
 func (h *harness) dockerRunRef(slug, host string) (network cmdSpec, runs []cmdSpec) {
 	env := []string{"DOCKER_HOST=" + host}
-	a := agent.Agent{Slug: slug, Name: h.def.name, Services: h.def.sidecars, Attach: []string{"/bin/sh"}}
+	a := agent.Agent{Slug: slug, Name: h.def.name, Services: h.def.sidecars}
 	user := map[string]string{benchLabel: h.id}
 	common := labels.Bottle(a, user)
 	network = cmdSpec{name: "docker network create", env: env,
@@ -605,7 +605,7 @@ func (h *harness) dockerRunRef(slug, host string) (network cmdSpec, runs []cmdSp
 		run = append(run, "-e", k+"="+v)
 	}
 	runs = append(runs, cmdSpec{name: "docker run -d (agent)", env: env, argv: slices.Concat(run,
-		labelArgs(withValue(labels.Encode(a, user), labels.Role, labels.RoleAgent)), []string{h.def.image}, h.def.command)})
+		labelArgs(withValue(labels.Bottle(a, user), labels.Role, labels.RoleAgent)), []string{h.def.image}, h.def.command)})
 	return network, runs
 }
 

@@ -19,11 +19,11 @@ type Agent struct {
 	Name      string   // the definition it was started from
 	Services  []string // sidecar names, in the order of the definition
 	StartedAt time.Time
-	State     string // the backend's own word: running, created, stopped, ...
+	State     string // the backend's own word: running, created, exited, stopped, ...
+	// Exit is the exit status of the agent's program once it has ended,
+	// where the backend knows it; nil while it runs or when unknown.
+	Exit *int
 
-	// Attach is the command that enters the agent when the user names
-	// none, recorded on it at start. No line carries it.
-	Attach []string
 	// Handle is what the backend that listed the agent needs to act on it
 	// without looking it up again, such as its containers; only that
 	// backend reads it, and no line carries it.

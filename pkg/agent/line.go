@@ -45,6 +45,7 @@ type jsonAgent struct {
 	Services  []string `json:"services"`
 	StartedAt string   `json:"started_at"`
 	State     string   `json:"state"`
+	Exit      *int     `json:"exit_status,omitempty"`
 }
 
 // WriteJSON writes the agent as one JSON object on one line.
@@ -60,6 +61,7 @@ func WriteJSON(w io.Writer, a Agent) error {
 		Services:  services,
 		StartedAt: a.StartedAt.UTC().Format(time.RFC3339),
 		State:     a.State,
+		Exit:      a.Exit,
 	})
 	if err != nil {
 		return err

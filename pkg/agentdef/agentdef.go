@@ -28,8 +28,7 @@ type Definition struct {
 	File      string            // absolute path of the definition file
 	Dir       string            // the directory the file really lies in (symlinks resolved): never writable from inside the bottle
 	Image     string            // required
-	Command   []string          // nil: the image's own command
-	Attach    []string          // default []string{"/bin/sh"}
+	Command   []string          // the agent's program, the bottle's session, run on a terminal; nil: the image's own command
 	Env       map[string]string // never nil after Load (empty map when absent)
 	Workdir   string            // absolute path inside the agent; default "/workspace" when Workspace is set, else ""
 	Workspace string            // absolute host directory, symlinks resolved (given relative to the definition file's own directory, or absolute); "" when absent
@@ -118,9 +117,8 @@ func printable(s string) string {
 }
 
 const (
-	maxImageLen  = 255
-	maxSidecars  = 16
-	defaultShell = "/bin/sh"
+	maxImageLen = 255
+	maxSidecars = 16
 )
 
 // loader carries the file name into every error it reports, and what the
@@ -148,11 +146,6 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 			d.Image, err = l.image(at, v)
 		case "command":
 			d.Command, err = l.stringList(at, v)
-		case "attach":
-			d.Attach, err = l.stringList(at, v)
-			if err == nil && len(d.Attach) == 0 {
-				err = l.fail(at, `must not be empty; leave it out for the default ["/bin/sh"]`)
-			}
 		case "env":
 			d.Env, err = l.env(at, v)
 		case "workdir":
@@ -191,9 +184,6 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 	}
 	if d.Image == "" {
 		return nil, l.fail("image", "required")
-	}
-	if d.Attach == nil {
-		d.Attach = []string{defaultShell}
 	}
 	if d.Workdir == "" && d.Workspace != "" {
 		d.Workdir = "/workspace"

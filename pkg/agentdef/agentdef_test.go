@@ -64,7 +64,6 @@ func checkError(t *testing.T, err error, file, key, reason string) {
 const fullDefinition = `{
   "image": "bottle-demo:latest",
   "command": ["sleep", "infinity"],
-  "attach": ["/bin/bash", "-l"],
   "env": {"TERM": "xterm-256color", "_X1": "a\nb"},
   "workdir": "/work/",
   "workspace": "./ws",
@@ -96,7 +95,6 @@ func TestLoadFullDefinition(t *testing.T) {
 		Dir:       dir,
 		Image:     "bottle-demo:latest",
 		Command:   []string{"sleep", "infinity"},
-		Attach:    []string{"/bin/bash", "-l"},
 		Env:       map[string]string{"TERM": "xterm-256color", "_X1": "a\nb"},
 		Workdir:   "/work",
 		Workspace: filepath.Join(dir, "ws"),
@@ -124,7 +122,7 @@ func TestLoadDefaults(t *testing.T) {
 		want       Definition
 	}{
 		{"minimal", `{"image": "x"}`, Definition{}},
-		{"nulls are absent", `{"image": "x", "command": null, "attach": null, "env": null, "workdir": null,
+		{"nulls are absent", `{"image": "x", "command": null, "env": null, "workdir": null,
 			"workspace": null, "sidecars": null, "egress": null}`, Definition{}},
 		{"empty command is the image's own", `{"image": "x", "command": [], "sidecars": [], "egress": {"allow": []}}`, Definition{}},
 		{"workspace implies workdir", `{"image": "x", "workspace": "ws"}`, Definition{Workspace: "DIR/ws", Workdir: "/workspace"}},
@@ -161,7 +159,6 @@ func TestLoadDefaults(t *testing.T) {
 			}
 			want := tt.want
 			want.Name, want.File, want.Dir, want.Image = "a", file, dir, "x"
-			want.Attach = []string{"/bin/sh"}
 			want.Env = map[string]string{}
 			if want.PidsLimit == 0 {
 				want.PidsLimit = DefaultPidsLimit
@@ -198,14 +195,14 @@ func TestLoadErrors(t *testing.T) {
 		// strict keys
 		{"unknown key near", `{"imag": "x"}`, "imag", `unknown key; did you mean "image"?`},
 		{"unknown key case", `{"Image": "x"}`, "Image", `unknown key; did you mean "image"?`},
-		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
-		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
-		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
 		{"unknown sidecar key", `{` + valid + `, "sidecars": [{"name": "a", "imgae": "x"}]}`, "sidecars[0].imgae", `unknown key; did you mean "image"?`},
 		{"unknown sidecar key far", `{` + valid + `, "sidecars": [{"name": "a", "privileged": true}]}`, "sidecars[0].privileged", `unknown key; the keys here are name, image, command, env, cap_add, pids_limit, memory, cpus`},
 		{"unknown egress key", `{` + valid + `, "egress": {"alow": []}}`, "egress.alow", `unknown key; did you mean "allow"?`},
 		{"unknown egress key far", `{` + valid + `, "egress": {"deny": []}}`, "egress.deny", `unknown key; the keys here are allow`},
-		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, attach, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
 		{"duplicate key", "{\"image\": \"a\",\n\"image\": \"b\"}", "image", "duplicate key (first given at line 1)"},
 		{"duplicate env key", "{" + valid + ",\n\"env\": {\n\"A\": \"1\",\n\"A\": \"2\"}}", "env.A", "duplicate key (first given at line 3)"},
 		{"duplicate unknown key", `{"x": 1, "x": 2}`, "x", "duplicate key (first given at line 1)"},
@@ -215,7 +212,6 @@ func TestLoadErrors(t *testing.T) {
 		{"command type", `{` + valid + `, "command": "sleep infinity"}`, "command", "must be an array of strings, not a string"},
 		{"command item type", `{` + valid + `, "command": ["a", 1]}`, "command[1]", "must be a string, not a number"},
 		{"command item null", `{` + valid + `, "command": [null]}`, "command[0]", "must be a string, not null"},
-		{"attach type", `{` + valid + `, "attach": {}}`, "attach", "must be an array of strings, not an object"},
 		{"env type", `{` + valid + `, "env": ["A=1"]}`, "env", "must be an object of strings, not an array"},
 		{"env value type", `{` + valid + `, "env": {"FOO": true}}`, "env.FOO", "must be a string, not a boolean"},
 		{"env value null", `{` + valid + `, "env": {"FOO": null}}`, "env.FOO", "must be a string, not null"},
@@ -257,7 +253,6 @@ func TestLoadErrors(t *testing.T) {
 		{"NUL in workspace", `{` + valid + `, "workspace": "a\u0000"}`, "workspace", "must not contain a NUL character"},
 
 		// other values
-		{"attach empty", `{` + valid + `, "attach": []}`, "attach", `must not be empty; leave it out for the default ["/bin/sh"]`},
 		{"env key digit", `{` + valid + `, "env": {"1A": "x"}}`, `env["1A"]`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
 		{"env key hyphen", `{` + valid + `, "env": {"A-B": "x"}}`, `env.A-B`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
 		{"env key equals", `{` + valid + `, "env": {"A=B": "x"}}`, `env["A=B"]`, `not a valid variable name: use letters, digits and "_", not starting with a digit`},
@@ -496,7 +491,7 @@ func FuzzLoad(f *testing.F) {
 		`{"image": "x", "image": "y"}`,
 		`{"image": [[[[]]]]}`,
 		"{\"image\": \"a\u0000\"}",
-		`{"env": {"": null}, "attach": []}`,
+		`{"env": {"": null}, "command": []}`,
 		`[1, "two", null, true, {"k": 1e400}]`,
 		`{"image": "x"`,
 		"",
@@ -521,7 +516,7 @@ func FuzzLoad(f *testing.F) {
 			}
 			return
 		}
-		if def.Image == "" || len(def.Attach) == 0 || def.Env == nil || def.Name != "fuzz" || def.Memory < minMemory || def.CPUs < minCPUs {
+		if def.Image == "" || def.Env == nil || def.Name != "fuzz" || def.Memory < minMemory || def.CPUs < minCPUs {
 			t.Fatalf("defaults not applied: %+v", def)
 		}
 		if def.Workspace == dir {

@@ -23,7 +23,7 @@ type Backend interface {
 	// the reason it cannot. It answers within a few seconds, always.
 	Usable(ctx context.Context) error
 	// Enumerate returns the backend's agents that q selects, in one query,
-	// each with the Handle that Stop and Attach need. It is its own probe:
+	// each with the Handle that Stop, Exec, Join and Logs need. It is its own probe:
 	// a backend that is not there fails with an error wrapping
 	// ErrUnusable, one that is there but does not answer in time with one
 	// wrapping ErrNoAnswer.
@@ -37,9 +37,40 @@ type Backend interface {
 	// Stop removes the agent, as Enumerate with Query.All found it, with
 	// its sidecars.
 	Stop(ctx context.Context, a agent.Agent) error
-	// Attach runs the session's command in the agent, as Enumerate found
-	// it, and returns the command's exit status.
-	Attach(ctx context.Context, a agent.Agent, s Session) (int, error)
+	// Exec runs s.Command in the agent, as Enumerate found it, beside the
+	// agent's program, and returns the command's exit status. The command
+	// ends, with every process it started, when the caller goes away, by
+	// ctx or by dying: a one-off command never outlives its client.
+	Exec(ctx context.Context, a agent.Agent, s Session) (int, error)
+}
+
+// Joiner is a backend whose agents' programs (the bottle's session) can be
+// joined from a terminal, left and joined again while they run.
+type Joiner interface {
+	// Join connects s to the agent's program, as Enumerate found it, until
+	// the program ends, returning its exit status, or until s.In ends or
+	// fails (the user's detach keys, or the terminal going away), which
+	// leaves the program running and returns ErrDetached. s.Command is
+	// not used.
+	Join(ctx context.Context, a agent.Agent, s Session) (int, error)
+}
+
+// Logger is a backend that keeps what an agent's program and its sidecars
+// wrote.
+type Logger interface {
+	// Logs copies to out what the named service wrote, or the agent's
+	// program when service is "", as the program wrote it (terminal
+	// control sequences included), selected by o. With o.Follow it goes
+	// on until ctx is done or the service ends. A service whose output
+	// the backend cannot read fails with an error wrapping ErrNoLogs.
+	Logs(ctx context.Context, a agent.Agent, service string, o LogOptions, out io.Writer) error
+}
+
+// LogOptions selects the part of a log that Logs copies.
+type LogOptions struct {
+	Follow bool      // go on with what is written from now on
+	Since  time.Time // only what was written from then on; zero: from the start
+	Tail   int       // only the last Tail lines of what is there now; negative: all
 }
 
 // OrphanRemover is a backend that can clear away the remains of bottles
@@ -70,11 +101,13 @@ type Query struct {
 	All    bool              // stopped (and half-made) agents too, not only running ones
 }
 
-// Session is the user's side of a command run in an agent. The command
-// layer owns the user's terminal: with TTY, In and Out are that terminal,
-// already in raw mode, and the backend only passes bytes and sizes on.
+// Session is the user's side of a command run in an agent, or of the
+// agent's program joined. The command layer owns the user's terminal: with
+// TTY, In and Out are that terminal, already in raw mode, and the backend
+// only passes bytes and sizes on. The command layer also watches In for
+// the user's detach keys, and ends In when it sees them.
 type Session struct {
-	Command []string // what to run, never empty
+	Command []string // what Exec runs, never empty there
 	Env     []string // KEY=VALUE added to the command's environment
 	In      io.Reader
 	Out     io.Writer
@@ -85,6 +118,10 @@ type Session struct {
 	TTY    bool
 	Size   Size
 	Resize <-chan Size
+	// DetachKeys are the user's detach keys, as docker spells them
+	// ("ctrl-p,ctrl-q"), for a backend whose own end applies a default
+	// sequence of its own unless it is told the user's.
+	DetachKeys string
 }
 
 // Size is a terminal's size in character cells.

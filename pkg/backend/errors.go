@@ -9,9 +9,17 @@ import (
 )
 
 // ErrNotFound is what a reference to an agent comes to when no listing has
-// it, and what Stop and Attach return for an agent that no listing of
+// it, and what Stop, Exec, Join and Logs return for an agent that no listing of
 // their backend found.
 var ErrNotFound = errors.New("no such agent")
+
+// ErrDetached is what Join returns when the user left the agent's program
+// running.
+var ErrDetached = errors.New("detached")
+
+// ErrNoLogs is what Logs wraps for a service whose output its backend
+// cannot read.
+var ErrNoLogs = errors.New("no log")
 
 // ErrUnusable is what a backend wraps when its tools are not there at all.
 var ErrUnusable = errors.New("not usable here")

@@ -170,7 +170,7 @@ func (s *Set) listOne(ctx context.Context, b Backend, q Query) listed {
 }
 
 // Located is an agent as a listing found it, with the backend it is on:
-// what that backend's Stop and Attach take.
+// what that backend's Stop, Exec, Join and Logs take.
 type Located struct {
 	Agent   agent.Agent
 	Backend Backend

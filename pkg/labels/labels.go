@@ -1,13 +1,12 @@
 // Package labels is the one codec between an agent and the dev.bottle.*
 // labels that every backend puts on what it creates: the keys, how an
-// agent's slug, name, services and attach command are written into them
+// agent's slug, name and services are written into them
 // and read back, and which labels a user may add. Labels are how a listing
 // finds the toolkit's objects with one query, and how it tells them from
 // everything the user made without the toolkit.
 package labels
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -24,7 +23,6 @@ const (
 	Slug     = Prefix + "slug"
 	Agent    = Prefix + "agent"    // the definition it was started from
 	Services = Prefix + "services" // the sidecar names, comma-separated, in order
-	Attach   = Prefix + "attach"   // on the agent's own object: its attach command, a JSON array
 )
 
 // The labels that tell apart the objects of a bottle that has more than
@@ -54,19 +52,8 @@ func Bottle(a agent.Agent, user map[string]string) map[string]string {
 	return l
 }
 
-// Encode returns the labels on the agent's own object (its container, its
-// machine): Bottle's, and its attach command.
-func Encode(a agent.Agent, user map[string]string) map[string]string {
-	l := Bottle(a, user)
-	attach, _ := json.Marshal(a.Attach) // a []string always marshals
-	l[Attach] = string(attach)
-	return l
-}
-
-// Decode reads an agent back from the labels of its own object: slug, name,
-// services and attach command. ok is false when the object is not the
-// toolkit's. An attach label that is not a JSON array of strings, as on an
-// object made by hand, leaves Attach empty.
+// Decode reads an agent back from the labels of its own object: slug, name
+// and services. ok is false when the object is not the toolkit's.
 func Decode(l map[string]string) (a agent.Agent, ok bool) {
 	slug, ok := l[Slug]
 	if !ok {
@@ -75,9 +62,6 @@ func Decode(l map[string]string) (a agent.Agent, ok bool) {
 	a = agent.Agent{Slug: slug, Name: l[Agent]}
 	if s := l[Services]; s != "" {
 		a.Services = strings.Split(s, ",")
-	}
-	if json.Unmarshal([]byte(l[Attach]), &a.Attach) != nil {
-		a.Attach = nil
 	}
 	return a, true
 }

@@ -9,9 +9,9 @@ import (
 	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
-func TestEncode(t *testing.T) {
+func TestBottle(t *testing.T) {
 	t.Parallel()
-	a := agent.Agent{Slug: "reviewer-3f9a1c", Name: "reviewer", Services: []string{"egress", "web"}, Attach: []string{"/bin/sh", "-l"}}
+	a := agent.Agent{Slug: "reviewer-3f9a1c", Name: "reviewer", Services: []string{"egress", "web"}}
 	user := map[string]string{"team": "site"}
 	want := map[string]string{
 		"team":                "site",
@@ -22,12 +22,8 @@ func TestEncode(t *testing.T) {
 	if got := labels.Bottle(a, user); !maps.Equal(got, want) {
 		t.Errorf("Bottle = %v, want %v", got, want)
 	}
-	want["dev.bottle.attach"] = `["/bin/sh","-l"]`
-	if got := labels.Encode(a, user); !maps.Equal(got, want) {
-		t.Errorf("Encode = %v, want %v", got, want)
-	}
 	if len(user) != 1 {
-		t.Errorf("Encode changed the user's labels: %v", user)
+		t.Errorf("Bottle changed the user's labels: %v", user)
 	}
 	if got := labels.Bottle(agent.Agent{Slug: "s", Name: "s"}, nil); got["dev.bottle.services"] != "" {
 		t.Errorf("Bottle of an agent without services = %v, want an empty services label", got)
@@ -37,24 +33,17 @@ func TestEncode(t *testing.T) {
 func TestDecode(t *testing.T) {
 	t.Parallel()
 	for _, a := range []agent.Agent{
-		{Slug: "reviewer-3f9a1c", Name: "reviewer", Services: []string{"egress", "web"}, Attach: []string{"/bin/sh", "-l"}},
-		{Slug: "shell-000000", Name: "shell", Attach: []string{"/bin/sh"}},
-		{Slug: "evil", Name: "a\nb", Services: []string{"x\x1b[31m", `y\z`}, Attach: []string{"sh", "-c", "echo \"hi\""}},
+		{Slug: "reviewer-3f9a1c", Name: "reviewer", Services: []string{"egress", "web"}},
+		{Slug: "shell-000000", Name: "shell"},
+		{Slug: "evil", Name: "a\nb", Services: []string{"x\x1b[31m", `y\z`}},
 	} {
-		got, ok := labels.Decode(labels.Encode(a, map[string]string{"team": "site"}))
+		got, ok := labels.Decode(labels.Bottle(a, map[string]string{"team": "site"}))
 		if !ok || !reflect.DeepEqual(got, a) {
-			t.Errorf("Decode(Encode(%+v)) = %+v, %v", a, got, ok)
+			t.Errorf("Decode(Bottle(%+v)) = %+v, %v", a, got, ok)
 		}
 	}
 	if a, ok := labels.Decode(map[string]string{"dev.bottle.agent": "fake", "dev.bottle.role": "agent"}); ok {
 		t.Errorf("Decode of labels without the slug = %+v, want not the toolkit's", a)
-	}
-	// No attach command a backend could run: none, never a guess.
-	for _, attach := range []string{"", "/bin/sh", `["/bin/sh", 1]`, `{"cmd": "sh"}`, "null"} {
-		a, ok := labels.Decode(map[string]string{"dev.bottle.slug": "s", "dev.bottle.attach": attach})
-		if !ok || a.Slug != "s" || a.Attach != nil {
-			t.Errorf("Decode with attach label %q = %+v, %v; want the agent without an attach command", attach, a, ok)
-		}
 	}
 }
 

@@ -1,5 +1,7 @@
-// Package attach is bottle-attach: it connects the user's terminal to an
-// agent named by a bottle-ls line or a slug, or runs one command in it.
+// Package attach is bottle-attach: it joins the user's terminal to the
+// program of an agent named by a bottle-ls line or a slug (the bottle's
+// session, which goes on when the user leaves it), or runs one command
+// beside it.
 package attach
 
 import (
@@ -9,6 +11,8 @@ import (
 	"io"
 	"os"
 	"slices"
+
+	"github.com/moby/term"
 
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/pkg/agent"
@@ -20,25 +24,38 @@ const prog = "bottle-attach"
 
 var command = cli.Command{
 	Name:  prog,
-	Short: "connect your terminal to an agent, or run one command in it",
-	Usage: "[--label KEY=VALUE]... [LINE|SLUG] [-- COMMAND [ARG]...]",
-	Description: "Connects your terminal to the agent named by the argument or, when there is none, " +
+	Short: "join an agent's session from your terminal, or run one command in it",
+	Usage: "[--detach-keys KEYS] [--label KEY=VALUE]... [LINE|SLUG] [-- COMMAND [ARG]...]",
+	Description: "Joins your terminal to the program of the agent named by the argument or, when there is none, " +
 		"by the first non-empty line of stdin: a bottle-ls line, a bottle-ls --json line, or a bare slug, " +
-		"which is looked up on every usable backend. It runs the attach command recorded on the agent " +
-		"at start, or COMMAND when one follows --. When stdin is a pipe, the session uses the " +
-		"controlling terminal (/dev/tty), as fzf does. Without any terminal, or when COMMAND is given " +
-		"and stdout is not a terminal, COMMAND runs with plain streams. " +
-		"The exit status is the session's own; the tool's own failures (no agent named or found, " +
-		"no terminal, backend unreachable) are 125.",
-	Epilog: `Environment:
-  BOTTLE_LABELS     KEY=VALUE,... only attach to agents carrying all these labels
-  TERM              passed to the session when it has a terminal
+		"which is looked up on every usable backend. The program is the bottle's session: it started with " +
+		"the agent and runs whether or not anyone is joined; several terminals may join it at once, and on " +
+		"joining the program is asked to redraw its screen. The detach keys (ctrl-p,ctrl-q unless " +
+		"--detach-keys or BOTTLE_DETACH_KEYS say otherwise), or the terminal going away, leave it running: " +
+		"bottle-attach then exits 0 and says how to rejoin. When the program ends while you are joined, " +
+		"its exit status is bottle-attach's. " +
+		"With COMMAND after --, runs that one command beside the program instead, and ends it, with every " +
+		"process it started, when bottle-attach goes away (a closed terminal, a signal, even SIGKILL). " +
+		"When stdin is a pipe, the terminal is the controlling one (/dev/tty), as fzf does. Without any " +
+		"terminal, or when stdout is not a terminal, COMMAND runs with plain streams. " +
+		"The tool's own failures (no agent named or found, an agent whose program has ended, no terminal, " +
+		"a backend that cannot join or does not answer) are 125.",
+	Epilog: `Detach keys:
+  A comma-separated sequence, as docker spells it: a letter, or ctrl-LETTER,
+  ctrl-@, ctrl-[, ctrl-\, ctrl-], ctrl-^, ctrl-_ (for example ctrl-x,x).
+
+Environment:
+  BOTTLE_DETACH_KEYS  the detach keys, when --detach-keys is not given
+  BOTTLE_LABELS       KEY=VALUE,... only attach to agents carrying all these labels
+  TERM                passed to a command run with a terminal
 ` + cli.BackendEnvironment + `
 Examples:
   bottle-ls | fzf | bottle-attach
   bottle-start --backend=docker reviewer | bottle-attach
   bottle-attach reviewer-3f9a1c
-  bottle-attach reviewer-3f9a1c -- cat /workspace/NOTES.md
+  bottle-attach --detach-keys=ctrl-x,x reviewer-3f9a1c
+  bottle-attach reviewer-3f9a1c -- git status
+  bottle-attach reviewer-3f9a1c -- /bin/sh
 `,
 	LabelHelp:     "only attach to agents carrying this label (repeatable)",
 	Operands:      &cli.Operands[cli.RunningSlug]{},
@@ -46,6 +63,7 @@ Examples:
 }
 
 type options struct {
+	DetachKeys string `long:"detach-keys" env:"BOTTLE_DETACH_KEYS" default:"ctrl-p,ctrl-q" value-name:"KEYS" description:"the keys that leave the session running"`
 	cli.LabelScope
 }
 
@@ -75,14 +93,28 @@ func run(opts options, rest, cmd []string, stdin io.Reader, stdout, stderr io.Wr
 	if err != nil {
 		return 0, err
 	}
-	u := user{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr, stdinNamedAgent: fromStdin}
+	keys, err := term.ToBytes(opts.DetachKeys)
+	if err != nil || len(keys) == 0 {
+		return 0, cli.Usagef("--detach-keys %q: not a key sequence such as ctrl-p,ctrl-q (see %s --help)", opts.DetachKeys, prog)
+	}
+	u := user{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr, stdinNamedAgent: fromStdin, detachKeys: opts.DetachKeys}
 	ctx, finish := cli.Interruptible(context.Background())
 	status, err := attach(ctx, cli.Backends(os.Environ()), ref, opts.Labels, u)
-	if interrupted := finish(); interrupted != nil {
+	interrupted := finish()
+	if errors.Is(err, errDetached) {
+		// Leaving the session is not a failure, however it came about: the
+		// keys, the terminal going away, or a signal to the tool.
+		return 0, nil
+	}
+	if interrupted != nil {
 		return 0, interrupted
 	}
 	return status, err
 }
+
+// errDetached is how attach says that the user left a running session,
+// after saying how to rejoin it.
+var errDetached = errors.New("detached")
 
 // selected reads the agent from the argument or the first line of stdin.
 func selected(rest []string, stdin io.Reader) (agent.Ref, bool, error) {
@@ -103,23 +135,25 @@ func selected(rest []string, stdin io.Reader) (agent.Ref, bool, error) {
 }
 
 // user is the user's side of a session: the command after --, if any,
-// and the streams.
+// the streams and the detach keys.
 type user struct {
 	cmd             []string
 	stdin           io.Reader
 	stdout, stderr  io.Writer
-	stdinNamedAgent bool // stdin held the agent's line, so it is not the command's input
+	stdinNamedAgent bool   // stdin held the agent's line, so it is not the command's input
+	detachKeys      string // valid, as docker spells them
 }
 
 func attach(ctx context.Context, backends *backend.Set, ref agent.Ref, labels map[string]string, u user) (int, error) {
+	join := len(u.cmd) == 0
 	// A terminal when one is there, except for a command whose output goes
 	// to a pipe or file; plain streams otherwise.
 	var term *tty.Terminal
-	if len(u.cmd) == 0 || tty.IsTerminal(u.stdout) {
+	if join || tty.IsTerminal(u.stdout) {
 		term = tty.Open(u.stdin, u.stdout)
 	}
-	if term == nil && len(u.cmd) == 0 {
-		return 0, errors.New("no terminal to attach: give a command after -- to run one without")
+	if term == nil && join {
+		return 0, errors.New("no terminal to join a session from: read its output with bottle-logs, or give a command after -- to run one without a terminal")
 	}
 	if term != nil {
 		defer term.Close()
@@ -130,12 +164,15 @@ func attach(ctx context.Context, backends *backend.Set, ref agent.Ref, labels ma
 	}
 	a, b := located[0].Agent, located[0].Backend
 	fail := func(err error) (int, error) { return 0, fmt.Errorf("%s %s: %w", b.Name(), a.Slug, err) }
-	s := backend.Session{Command: u.cmd, Out: u.stdout, Err: u.stderr}
-	if len(s.Command) == 0 {
-		if s.Command = a.Attach; len(s.Command) == 0 {
-			return fail(errors.New("no attach command is recorded on it: give a command after --"))
-		}
+	if err := running(a); err != nil {
+		return fail(err)
 	}
+	joiner, canJoin := b.(backend.Joiner)
+	if join && !canJoin {
+		return fail(fmt.Errorf("%s cannot join an agent's program; run a command beside it instead: %s %s -- /bin/sh", b.Name(), prog, a.Slug))
+	}
+	s := backend.Session{Command: u.cmd, Out: u.stdout, Err: u.stderr, DetachKeys: u.detachKeys}
+	var keys *detachWatch
 	if term != nil {
 		if err := term.MakeRaw(); err != nil {
 			return fail(fmt.Errorf("setting the terminal to raw mode: %w", err))
@@ -144,17 +181,49 @@ func attach(ctx context.Context, backends *backend.Set, ref agent.Ref, labels ma
 		defer stop()
 		s.TTY, s.Size, s.Resize = true, backend.Size(term.Size()), resizes(watch, term)
 		s.In, s.Out, s.Err = term.Reader(), term.Writer(), term.Writer()
-		if name := os.Getenv("TERM"); name != "" {
+		if join {
+			keys = watchDetachKeys(s.In, u.detachKeys)
+			s.In = keys
+		} else if name := os.Getenv("TERM"); name != "" {
 			s.Env = []string{"TERM=" + name}
 		}
 	} else if !u.stdinNamedAgent {
 		s.In = u.stdin
 	}
-	status, err := b.Attach(ctx, a, s)
+	if !join {
+		status, err := b.Exec(ctx, a, s)
+		if err != nil {
+			return fail(err)
+		}
+		return status, nil
+	}
+	status, err := joiner.Join(ctx, a, s)
+	if errors.Is(err, backend.ErrDetached) {
+		term.Restore()
+		how := "the terminal went away"
+		if keys.seen() {
+			how = "by the detach keys"
+		}
+		fmt.Fprintf(u.stderr, "%s: detached from %s (%s); its program goes on. Rejoin with: %s %s\r\n", prog, a.Slug, how, prog, a.Slug)
+		return 0, errDetached
+	}
 	if err != nil {
 		return fail(err)
 	}
 	return status, nil
+}
+
+// running refuses an agent whose program has ended, pointing at what it
+// left.
+func running(a agent.Agent) error {
+	if a.State == "running" {
+		return nil
+	}
+	status := ""
+	if a.Exit != nil {
+		status = fmt.Sprintf(", exit status %d", *a.Exit)
+	}
+	return fmt.Errorf("its program is not running (%s%s): see what it wrote with bottle-logs %s, remove it with bottle-stop %s", agent.Escape(a.State), status, a.Slug, a.Slug)
 }
 
 // resizes delivers the terminal's size each time the window changes, until

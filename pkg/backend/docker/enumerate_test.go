@@ -47,10 +47,10 @@ func TestAgents(t *testing.T) {
 	}
 	got := New(Config{}).agents(items)
 	want := []agent.Agent{
-		{Backend: "docker", Slug: "rv-1", Name: "reviewer", Services: []string{"egress", "web"}, Attach: []string{"/bin/sh", "-l"},
+		{Backend: "docker", Slug: "rv-1", Name: "reviewer", Services: []string{"egress", "web"},
 			StartedAt: time.Unix(1795843200, 0).UTC(), State: "running",
 			Handle: handle{container: "agent-rv", containers: []string{"sidecar-web", "agent-rv", "sidecar-egress"}, networks: []string{"net-in", "net-out"}}},
-		{Backend: "docker", Slug: "sh-2", Name: "shell", Attach: []string{"/bin/sh"},
+		{Backend: "docker", Slug: "sh-2", Name: "shell",
 			StartedAt: time.Unix(1795843200, 0).UTC(), State: "running",
 			Handle: handle{container: "agent-sh", containers: []string{"agent-sh"}, networks: []string{"net-sh"}}},
 	}

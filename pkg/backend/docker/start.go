@@ -63,7 +63,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	deny := hostAddresses(c.DaemonHost())
-	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: services, Attach: def.Attach}
+	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: services}
 	common := labels.Bottle(a, user)
 	made := &created{c: c, pool: b.cfg.Pool}
 	defer func() {
@@ -99,7 +99,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		Env:        envList(env),
 		WorkingDir: def.Workdir,
 		User:       def.User,
-		Labels:     with(labels.Encode(a, user), labels.Role, labels.RoleAgent),
+		Labels:     with(labels.Bottle(a, user), labels.Role, labels.RoleAgent),
 	}, agentHostConfig(def))
 	if err != nil {
 		return agent.Agent{}, err

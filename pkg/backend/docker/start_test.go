@@ -45,7 +45,7 @@ func setup(t *testing.T) (*client.Client, *agentdef.Definition, map[string]strin
 	})
 	sleep := []string{"sleep", "infinity"}
 	return engine, &agentdef.Definition{
-		Name: "t", Image: image, Command: sleep, Attach: []string{"/bin/sh"}, Env: map[string]string{},
+		Name: "t", Image: image, Command: sleep, Env: map[string]string{},
 		Sidecars: []agentdef.Sidecar{
 			{Name: "one", Image: image, Command: sleep, Env: map[string]string{}},
 			{Name: "two", Image: image, Command: sleep, Env: map[string]string{}},

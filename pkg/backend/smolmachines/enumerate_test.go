@@ -46,7 +46,7 @@ func TestParseListFixtures(t *testing.T) {
 	if services := New(Config{}).agent(got[1]).Services; services != nil {
 		t.Fatalf("an empty services label gave %q, want none", services)
 	}
-	if a := New(Config{}).agent(got[3]); a.State != "unreachable" || !reflect.DeepEqual(a.Attach, []string{"/bin/sh"}) {
+	if a := New(Config{}).agent(got[3]); a.State != "unreachable" {
 		t.Fatalf("agent of the unreachable machine = %+v", a)
 	}
 }
@@ -87,14 +87,14 @@ func TestParseTooOld(t *testing.T) {
 	}
 }
 
-// An agent carries its attach command and the machine to act on, which
+// An agent carries the machine to act on, which
 // must be the one named by its slug.
 func TestAgentHandle(t *testing.T) {
 	t.Parallel()
 	b := New(Config{})
-	a := b.agent(machine{Name: "rv-1", State: "running", Labels: map[string]string{"dev.bottle.slug": "rv-1", "dev.bottle.attach": `["/bin/sh","-l"]`}})
-	if name, err := machineOf(a); err != nil || name != "rv-1" || !reflect.DeepEqual(a.Attach, []string{"/bin/sh", "-l"}) {
-		t.Errorf("agent %+v: machine %q, %v; want rv-1 with its attach command", a, name, err)
+	a := b.agent(machine{Name: "rv-1", State: "running", Labels: map[string]string{"dev.bottle.slug": "rv-1"}})
+	if name, err := machineOf(a); err != nil || name != "rv-1" {
+		t.Errorf("agent %+v: machine %q, %v; want rv-1", a, name, err)
 	}
 	impostor := b.agent(machine{Name: "dev", State: "running", Labels: map[string]string{"dev.bottle.slug": "rv-1"}})
 	if name, err := machineOf(impostor); !errors.Is(err, backend.ErrNotFound) {

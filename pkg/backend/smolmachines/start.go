@@ -41,7 +41,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err := b.Usable(ctx); err != nil {
 		return agent.Agent{}, err
 	}
-	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: def.SidecarNames(), Attach: def.Attach}
+	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: def.SidecarNames()}
 	args, err := createArgs(a, def, user)
 	if err != nil {
 		return agent.Agent{}, err
@@ -116,7 +116,7 @@ func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string)
 		return nil, err
 	}
 	args := []string{"machine", "create", "--name", a.Slug, "--image", image}
-	marks := labels.Encode(a, user)
+	marks := labels.Bottle(a, user)
 	for _, k := range sortedKeys(marks) {
 		args = append(args, "--label", k+"="+marks[k])
 	}

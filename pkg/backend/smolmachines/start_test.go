@@ -12,7 +12,7 @@ import (
 
 // agentOf is the agent Start makes of def before it creates its machine.
 func agentOf(slug string, def *agentdef.Definition) agent.Agent {
-	return agent.Agent{Backend: "smolmachines", Slug: slug, Name: def.Name, Services: def.SidecarNames(), Attach: def.Attach}
+	return agent.Agent{Backend: "smolmachines", Slug: slug, Name: def.Name, Services: def.SidecarNames()}
 }
 
 func TestCreateArgs(t *testing.T) {
@@ -20,7 +20,6 @@ func TestCreateArgs(t *testing.T) {
 	def := &agentdef.Definition{
 		Name: "reviewer", Image: "bottle-bundle:latest",
 		Command:   []string{"claude", "--dangerously-skip-permissions", "-p", "--", "review"},
-		Attach:    []string{"/bin/sh", "-l"},
 		Env:       map[string]string{"TERM": "xterm-256color", "A": "-x=y"},
 		Workdir:   "/workspace",
 		Workspace: "/home/me/site",
@@ -36,7 +35,6 @@ func TestCreateArgs(t *testing.T) {
 	want := []string{
 		"machine", "create", "--name", "reviewer-3f9a1c", "--image", "bottle-bundle:latest",
 		"--label", `dev.bottle.agent=reviewer`,
-		"--label", `dev.bottle.attach=["/bin/sh","-l"]`,
 		"--label", `dev.bottle.services=egress,pipelock`,
 		"--label", `dev.bottle.slug=reviewer-3f9a1c`,
 		"--label", `project=site`,
@@ -61,7 +59,7 @@ func TestCreateArgs(t *testing.T) {
 // turns networking on, least of all --net, which is the whole internet.
 func TestCreateArgsNoNetwork(t *testing.T) {
 	t.Parallel()
-	def := &agentdef.Definition{Name: "shell", Image: "x", Attach: []string{"/bin/sh"},
+	def := &agentdef.Definition{Name: "shell", Image: "x",
 		Limits:       agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs},
 		Smolmachines: agentdef.Smolmachines{Image: "/images/shell"}}
 	got, err := createArgs(agentOf("shell-000000", def), def, nil)
@@ -71,7 +69,6 @@ func TestCreateArgsNoNetwork(t *testing.T) {
 	want := []string{
 		"machine", "create", "--name", "shell-000000", "--image", "/images/shell",
 		"--label", "dev.bottle.agent=shell",
-		"--label", `dev.bottle.attach=["/bin/sh"]`,
 		"--label", "dev.bottle.services=",
 		"--label", "dev.bottle.slug=shell-000000",
 		"--cpus", "2", "--mem", "4096",

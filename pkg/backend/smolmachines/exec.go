@@ -20,7 +20,7 @@ import (
 // the command writes it rather than when it ends. It returns the command's
 // exit status, which smolvm passes through, unless that status is smolvm's
 // own failure (see execFailure).
-func (b *Backend) Attach(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
+func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
 	name, err := machineOf(a)
 	if err != nil {
 		return 0, err

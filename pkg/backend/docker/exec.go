@@ -17,7 +17,7 @@ import (
 // exec` does: with a pseudo-terminal sized and resized as the session
 // says when it asks for one, with plain streams otherwise. It returns the
 // command's exit status.
-func (b *Backend) Attach(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
+func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
 	h, ok := a.Handle.(handle)
 	if !ok {
 		return 0, backend.ErrNotFound
