@@ -19,14 +19,15 @@ deps:
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Static binaries: bottle-egress goes into a FROM-scratch image as it is.
+# Static binaries: bottle-egress and bottle-tether go into FROM-scratch
+# images as they are.
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
 # The images of the example agents and their sidecars: busybox, and
-# bottle-egress on its own.
+# bottle-egress on its own; and bottle-tether's, which docker bottles need.
 images: deps build
-	$(GO) run ./examples/images $(BIN)/bottle-egress
+	$(GO) run ./examples/images $(BIN)
 
 demo: deps build images
 	$(BIN)/bottle-start examples/agents/reviewer.json

@@ -30,6 +30,7 @@ import (
 
 	"github.com/bottle-dev/bottle/internal/cli/attach"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
+	"github.com/bottle-dev/bottle/internal/cli/logs"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
@@ -58,16 +59,18 @@ func newRunID() string {
 }
 
 // The run's images: busybox for agents and sidecars, and bottle-egress
-// built from this tree for the egress sidecar.
+// and bottle-tether built from this tree.
 var (
 	testImage   = "bottle-test-" + run + ":latest"
 	egressImage = "bottle-test-egress-" + run + ":latest"
+	tetherImage = "bottle-test-tether-" + run + ":latest"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(withEngine{m}, map[string]func(){
 		"bottle-attach":      func() { os.Exit(attach.Main()) },
 		"bottle-has-backend": func() { os.Exit(hasbackend.Main()) },
+		"bottle-logs":        func() { os.Exit(logs.Main()) },
 		"bottle-ls":          func() { os.Exit(ls.Main()) },
 		"bottle-start":       func() { os.Exit(start.Main()) },
 		"bottle-stop":        func() { os.Exit(stop.Main()) },
@@ -91,6 +94,8 @@ func (w withEngine) Run() int {
 		return w.m.Run()
 	}
 	ctx := context.Background()
+	// Every bottle the tests start, from scripts or not, takes this run's.
+	os.Setenv("BOTTLE_TETHER_IMAGE", tetherImage)
 	if err := importImages(ctx, engine); err != nil {
 		fmt.Fprintln(os.Stderr, "docker tests:", err)
 		leftovers(ctx, engine, true)
@@ -98,7 +103,7 @@ func (w withEngine) Run() int {
 	}
 	status := w.m.Run()
 	left := leftovers(ctx, engine, false)
-	for _, image := range []string{testImage, egressImage} {
+	for _, image := range []string{testImage, egressImage, tetherImage} {
 		if _, err := engine.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true}); err != nil {
 			fmt.Fprintln(os.Stderr, "docker tests: removing a test image:", err)
 			status = 1
@@ -116,18 +121,22 @@ func importImages(ctx context.Context, engine *client.Client) error {
 	if err := scratchimage.Busybox(ctx, engine, testImage, marks); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "bottle-egress")
+	dir, err := os.MkdirTemp("", "bottle-images")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "bottle-egress")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/bottle-egress")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building bottle-egress: %v\n%s", err, out)
+	for _, name := range []string{"bottle-egress", "bottle-tether"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building %s: %v\n%s", name, err, out)
+		}
 	}
-	return scratchimage.Binary(ctx, engine, egressImage, bin, marks)
+	if err := scratchimage.Binary(ctx, engine, egressImage, filepath.Join(dir, "bottle-egress"), marks); err != nil {
+		return err
+	}
+	return scratchimage.Tether(ctx, engine, tetherImage, filepath.Join(dir, "bottle-tether"), marks)
 }
 
 // engineClient returns a client of the Engine the tests use, or why there is none.
@@ -196,6 +205,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RUN", run)
 			env.Setenv("IMAGE", testImage)
 			env.Setenv("EGRESS_IMAGE", egressImage)
+			env.Setenv("BOTTLE_TETHER_IMAGE", tetherImage)
 			if wd, err := os.Getwd(); err == nil {
 				env.Setenv("REPO", wd) // the repository's root, for its examples
 			}

@@ -1,9 +1,10 @@
-// Command images makes the images of the example agents: it imports them
-// into the Docker Engine that DOCKER_HOST names, and writes the agents'
-// image as smolvm takes a local one, an unpacked root file system, into
-// images/bottle-demo beside the binary it is given. `make images` runs it
-// with the path of a static bottle-egress in bin/, so that the examples'
-// "smolmachines": {"image": "../../bin/images/bottle-demo"} names it.
+// Command images makes the images of the example agents and bottle's own:
+// it imports them into the Docker Engine that DOCKER_HOST names, and writes
+// the agents' image as smolvm takes a local one, an unpacked root file
+// system, into images/bottle-demo in the directory it is given, which holds
+// static builds of bottle-egress and bottle-tether. `make images` runs it
+// with bin/, so that the examples' "smolmachines": {"image":
+// "../../bin/images/bottle-demo"} names it.
 package main
 
 import (
@@ -18,15 +19,17 @@ import (
 )
 
 // The images of the example agents: busybox for the agents and the web
-// sidecar, bottle-egress alone for the egress sidecar.
+// sidecar, bottle-egress alone for the egress sidecar; and bottle-tether,
+// which every docker bottle takes its /.bottle from.
 const (
 	demo   = "bottle-demo:latest"
 	egress = "bottle-egress:latest"
+	tether = "bottle-tether:latest"
 )
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: images PATH-OF-STATIC-BOTTLE-EGRESS")
+		fmt.Fprintln(os.Stderr, "usage: images DIRECTORY-OF-STATIC-BOTTLE-EGRESS-AND-BOTTLE-TETHER")
 		os.Exit(2)
 	}
 	if err := run(os.Args[1]); err != nil {
@@ -35,9 +38,9 @@ func main() {
 	}
 }
 
-func run(egressBinary string) error {
+func run(bin string) error {
 	// The root file system first: smolvm needs no Docker Engine.
-	images := filepath.Join(filepath.Dir(egressBinary), "images")
+	images := filepath.Join(bin, "images")
 	if err := os.MkdirAll(images, 0o755); err != nil {
 		return err
 	}
@@ -52,12 +55,16 @@ func run(egressBinary string) error {
 		err = scratchimage.Busybox(context.Background(), c, demo, labels)
 	}
 	if err == nil {
-		err = scratchimage.Binary(context.Background(), c, egress, egressBinary, labels)
+		err = scratchimage.Binary(context.Background(), c, egress, filepath.Join(bin, "bottle-egress"), labels)
+	}
+	if err == nil {
+		err = scratchimage.Tether(context.Background(), c, tether, filepath.Join(bin, "bottle-tether"), labels)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Println(demo)
 	fmt.Println(egress)
+	fmt.Println(tether)
 	return nil
 }

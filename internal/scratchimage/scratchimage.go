@@ -39,22 +39,47 @@ func Busybox(ctx context.Context, c *client.Client, ref string, labels map[strin
 // Binary creates the image ref holding only the static executable at path,
 // as /NAME, which the image runs as an unprivileged user.
 func Binary(ctx context.Context, c *client.Client, ref, path string, labels map[string]string) error {
-	bin, err := os.ReadFile(path)
+	name := filepath.Base(path)
+	rootfs, err := binaryRootfs(path, name)
 	if err != nil {
 		return err
 	}
-	if err := checkStatic(path, bin); err != nil {
+	return importRootfs(ctx, c, ref, rootfs, labels, fmt.Sprintf(`CMD ["/%s"]`, name), "USER 65534:65534")
+}
+
+// Tether creates the image ref holding only the static bottle-tether at
+// path, as /.bottle/bottle-tether in a volume: a container made of it,
+// never started, is what an agent container takes that directory from,
+// read-only, whatever the agent's own image.
+func Tether(ctx context.Context, c *client.Client, ref, path string, labels map[string]string) error {
+	rootfs, err := binaryRootfs(path, ".bottle/bottle-tether")
+	if err != nil {
 		return err
 	}
-	name := filepath.Base(path)
+	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/.bottle/bottle-tether"]`, "VOLUME /.bottle")
+}
+
+// binaryRootfs is a root file system holding the static executable at
+// path as name, and the directories above it.
+func binaryRootfs(path, name string) (io.Reader, error) {
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkStatic(path, bin); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
+	if dir := filepath.Dir(name); dir != "." {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir + "/", Mode: 0o755, ModTime: time.Unix(0, 0)})
+	}
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)})
 	tw.Write(bin)
 	if err := tw.Close(); err != nil {
-		return err
+		return nil, err
 	}
-	return importRootfs(ctx, c, ref, &buf, labels, fmt.Sprintf(`CMD ["/%s"]`, name), "USER 65534:65534")
+	return &buf, nil
 }
 
 func importRootfs(ctx context.Context, c *client.Client, ref string, rootfs io.Reader, labels map[string]string, changes ...string) error {

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"cmp"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -22,7 +23,17 @@ type Config struct {
 	Context    string // DOCKER_CONTEXT: the Docker context, instead of the config's currentContext
 	ConfigDir  string // DOCKER_CONFIG, else ~/.docker; "" when neither can be known
 	Pool       string // BOTTLE_DOCKER_POOL: see EnvPool
+	// TetherImage, BOTTLE_TETHER_IMAGE else DefaultTetherImage, holds
+	// bottle-tether, which ends a one-off command when its client goes.
+	TetherImage string
 }
+
+// DefaultTetherImage is the image `make images` builds of bottle-tether.
+const DefaultTetherImage = "bottle-tether:latest"
+
+// EnvTetherImage names another image of bottle-tether, such as a test
+// run's own.
+const EnvTetherImage = "BOTTLE_TETHER_IMAGE"
 
 // The Docker CLI's names for where its configuration lives.
 const (
@@ -40,13 +51,14 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		}
 	}
 	return Config{
-		Host:       getenv(client.EnvOverrideHost),
-		APIVersion: getenv(client.EnvOverrideAPIVersion),
-		CertPath:   getenv(client.EnvOverrideCertPath),
-		TLSVerify:  getenv(client.EnvTLSVerify) != "",
-		Context:    getenv(envContext),
-		ConfigDir:  dir,
-		Pool:       getenv(EnvPool),
+		Host:        getenv(client.EnvOverrideHost),
+		APIVersion:  getenv(client.EnvOverrideAPIVersion),
+		CertPath:    getenv(client.EnvOverrideCertPath),
+		TLSVerify:   getenv(client.EnvTLSVerify) != "",
+		Context:     getenv(envContext),
+		ConfigDir:   dir,
+		Pool:        getenv(EnvPool),
+		TetherImage: cmp.Or(getenv(EnvTetherImage), DefaultTetherImage),
 	}
 }
 

@@ -35,17 +35,22 @@ func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent
 	return b.agents(res.Items), nil
 }
 
-// handle is what Stop and Attach need of an agent, as one listing saw it.
+// handle is what Stop, Exec, Join and Logs need of an agent, as one
+// listing saw it.
 type handle struct {
-	container  string   // the agent's
-	containers []string // every container of its bottle, the agent's among them
-	networks   []string // the bottle's own networks that those are on
+	container  string            // the agent's
+	containers []string          // every container of its bottle, the agent's among them
+	networks   []string          // the bottle's own networks that those are on
+	sidecars   map[string]string // each sidecar's container, by its service name
 }
 
 // agents makes an agent of each agent container, and gives each the
 // containers and networks of its bottle: those carrying its slug.
 func (b *Backend) agents(items []container.Summary) []agent.Agent {
-	type bottle struct{ containers, networks []string }
+	type bottle struct {
+		containers, networks []string
+		sidecars             map[string]string
+	}
 	bottles := map[string]*bottle{}
 	for _, ctr := range items {
 		slug := ctr.Labels[labels.Slug]
@@ -55,6 +60,12 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 			bottles[slug] = bt
 		}
 		bt.containers = append(bt.containers, ctr.ID)
+		if name := ctr.Labels[labels.Sidecar]; name != "" && ctr.Labels[labels.Role] == labels.RoleSidecar {
+			if bt.sidecars == nil {
+				bt.sidecars = map[string]string{}
+			}
+			bt.sidecars[name] = ctr.ID
+		}
 		if ctr.NetworkSettings == nil {
 			continue
 		}
@@ -74,7 +85,7 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 		a.Backend = b.Name()
 		a.StartedAt = time.Unix(ctr.Created, 0).UTC()
 		a.State = string(ctr.State)
-		a.Handle = handle{container: ctr.ID, containers: bt.containers, networks: bt.networks}
+		a.Handle = handle{container: ctr.ID, containers: bt.containers, networks: bt.networks, sidecars: bt.sidecars}
 		agents = append(agents, a)
 	}
 	return agents

@@ -49,7 +49,8 @@ func TestAgents(t *testing.T) {
 	want := []agent.Agent{
 		{Backend: "docker", Slug: "rv-1", Name: "reviewer", Services: []string{"egress", "web"},
 			StartedAt: time.Unix(1795843200, 0).UTC(), State: "running",
-			Handle: handle{container: "agent-rv", containers: []string{"sidecar-web", "agent-rv", "sidecar-egress"}, networks: []string{"net-in", "net-out"}}},
+			Handle: handle{container: "agent-rv", containers: []string{"sidecar-web", "agent-rv", "sidecar-egress"}, networks: []string{"net-in", "net-out"},
+				sidecars: map[string]string{"web": "sidecar-web", "egress": "sidecar-egress"}}},
 		{Backend: "docker", Slug: "sh-2", Name: "shell",
 			StartedAt: time.Unix(1795843200, 0).UTC(), State: "running",
 			Handle: handle{container: "agent-sh", containers: []string{"agent-sh"}, networks: []string{"net-sh"}}},
@@ -86,9 +87,10 @@ func TestConfigFromEnv(t *testing.T) {
 	env := map[string]string{
 		"DOCKER_HOST": "tcp://engine:2376", "DOCKER_API_VERSION": "1.41", "DOCKER_CERT_PATH": "/certs",
 		"DOCKER_TLS_VERIFY": "1", "DOCKER_CONTEXT": "remote", "HOME": "/home/me", "BOTTLE_DOCKER_POOL": "10.213.0.0/16",
+		"BOTTLE_TETHER_IMAGE": "tether:test",
 	}
 	want := Config{Host: "tcp://engine:2376", APIVersion: "1.41", CertPath: "/certs", TLSVerify: true,
-		Context: "remote", ConfigDir: "/home/me/.docker", Pool: "10.213.0.0/16"}
+		Context: "remote", ConfigDir: "/home/me/.docker", Pool: "10.213.0.0/16", TetherImage: "tether:test"}
 	if got := ConfigFromEnv(func(k string) string { return env[k] }); got != want {
 		t.Errorf("ConfigFromEnv = %+v, want %+v", got, want)
 	}
@@ -96,7 +98,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if got := ConfigFromEnv(func(k string) string { return env[k] }); got.ConfigDir != "/etc/docker-cli" || got.TLSVerify {
 		t.Errorf("ConfigFromEnv with DOCKER_CONFIG and an empty DOCKER_TLS_VERIFY = %+v", got)
 	}
-	if got := ConfigFromEnv(func(string) string { return "" }); got != (Config{}) {
-		t.Errorf("ConfigFromEnv of nothing = %+v, want the zero Config", got)
+	if got := ConfigFromEnv(func(string) string { return "" }); got != (Config{TetherImage: DefaultTetherImage}) {
+		t.Errorf("ConfigFromEnv of nothing = %+v, want the zero Config but for the default tether image", got)
 	}
 }
