@@ -83,8 +83,8 @@ func (k *toolkit) run(stdin string, extraEnv []string, args ...string) (stdout, 
 	return out.String(), errOut.String(), status
 }
 
-// objects names the containers and networks (by role: their names hold a
-// nonce) of this test, of one slug if one is given.
+// objects names the containers, networks and volumes (networks by role:
+// their names hold a nonce) of this test, of one slug if one is given.
 func (k *toolkit) objects(slug string) []string {
 	f := client.Filters{}.Add("label", scriptLabel+"="+k.scope)
 	if slug != "" {
@@ -105,6 +105,13 @@ func (k *toolkit) objects(slug string) []string {
 	}
 	for _, n := range nets.Items {
 		names = append(names, "network "+n.Labels[labels.Network])
+	}
+	vols, err := k.engine.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	for range vols.Items {
+		names = append(names, "volume")
 	}
 	slices.Sort(names)
 	return names

@@ -153,8 +153,8 @@ func engineClient() (*client.Client, error) {
 	return c, nil
 }
 
-// leftovers removes and names every container and network, or every image,
-// that carries this run's label.
+// leftovers removes and names every container, network and volume, or
+// every image, that carries this run's label.
 func leftovers(ctx context.Context, c *client.Client, images bool) []string {
 	filter := client.Filters{}.Add("label", runLabel+"="+run)
 	var left []string
@@ -184,6 +184,14 @@ func leftovers(ctx context.Context, c *client.Client, images bool) []string {
 		}
 	} else {
 		left = append(left, "(networks could not be listed: "+err.Error()+")")
+	}
+	if vols, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: filter}); err == nil {
+		for _, v := range vols.Items {
+			left = append(left, "volume "+v.Name)
+			c.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+		}
+	} else {
+		left = append(left, "(volumes could not be listed: "+err.Error()+")")
 	}
 	return left
 }
@@ -382,9 +390,10 @@ func cmdEnvsubst(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-// docker-objects SLUG: prints every container (name, image, state) and
-// network (internal or outbound: its name holds a nonce) that carries the
-// slug's label, one a line with its dev.bottle.* labels, sorted.
+// docker-objects SLUG: prints every container (name, image, state),
+// network (internal or outbound: its name holds a nonce) and volume (its
+// mount point in the agent) that carries the slug's label, one a line with
+// its dev.bottle.* labels, sorted.
 func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: docker-objects SLUG")
@@ -405,6 +414,11 @@ func cmdDockerObjects(ts *testscript.TestScript, neg bool, args []string) {
 			reach = "internal"
 		}
 		lines = append(lines, "network "+reach+" "+bottleLabels(n.Labels))
+	}
+	vols, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: filter})
+	ts.Check(err)
+	for _, v := range vols.Items {
+		lines = append(lines, "volume "+bottleLabels(v.Labels))
 	}
 	sort.Strings(lines)
 	for _, l := range lines {

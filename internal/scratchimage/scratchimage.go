@@ -48,15 +48,15 @@ func Binary(ctx context.Context, c *client.Client, ref, path string, labels map[
 }
 
 // Tether creates the image ref holding only the static bottle-tether at
-// path, as /.bottle/bottle-tether in a volume: a container made of it,
-// never started, is what an agent container takes that directory from,
-// read-only, whatever the agent's own image.
+// path, as /.bottle/bottle-tether: a container made of it, never started,
+// fills a bottle's empty volume at /.bottle with it, which the agent's
+// container then mounts read-only, whatever the agent's own image.
 func Tether(ctx context.Context, c *client.Client, ref, path string, labels map[string]string) error {
 	rootfs, err := binaryRootfs(path, ".bottle/bottle-tether")
 	if err != nil {
 		return err
 	}
-	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/.bottle/bottle-tether"]`, "VOLUME /.bottle")
+	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/.bottle/bottle-tether"]`)
 }
 
 // binaryRootfs is a root file system holding the static executable at

@@ -358,9 +358,15 @@ func (l *loader) workdir(at string, v any) (string, error) {
 		return "", l.fail(at, fmt.Sprintf("%q must be an absolute path (starting with \"/\")", s))
 	case strings.IndexFunc(s, unicode.IsControl) >= 0:
 		return "", l.fail(at, fmt.Sprintf("%q must not contain control characters", s))
+	case path.Clean(s) == ToolDir || strings.HasPrefix(path.Clean(s), ToolDir+"/"):
+		return "", l.fail(at, fmt.Sprintf("%q is where bottle keeps its own tools inside the agent; choose another directory", s))
 	}
 	return path.Clean(s), nil
 }
+
+// ToolDir is where bottle's own tools are inside an agent, such as
+// bottle-tether on docker; nothing of a definition's may go there.
+const ToolDir = "/.bottle"
 
 // SidecarNames returns the names of the sidecars, in definition order: the
 // services an agent shows.

@@ -216,6 +216,7 @@ func TestLoadErrors(t *testing.T) {
 		{"env value type", `{` + valid + `, "env": {"FOO": true}}`, "env.FOO", "must be a string, not a boolean"},
 		{"env value null", `{` + valid + `, "env": {"FOO": null}}`, "env.FOO", "must be a string, not null"},
 		{"workdir type", `{` + valid + `, "workdir": ["/"]}`, "workdir", "must be a string, not an array"},
+		{"workdir bottle's", `{` + valid + `, "workdir": "/.bottle/../.bottle/x"}`, "workdir", `"/.bottle/../.bottle/x" is where bottle keeps its own tools inside the agent; choose another directory`},
 		{"workspace type", `{` + valid + `, "workspace": 1e999}`, "workspace", "must be a string, not a number"},
 		{"sidecars type", `{` + valid + `, "sidecars": {}}`, "sidecars", "must be an array of objects, not an object"},
 		{"sidecar type", `{` + valid + `, "sidecars": ["egress"]}`, "sidecars[0]", "must be an object, not a string"},

@@ -2,10 +2,12 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
@@ -42,14 +44,15 @@ type handle struct {
 	containers []string          // every container of its bottle, the agent's among them
 	networks   []string          // the bottle's own networks that those are on
 	sidecars   map[string]string // each sidecar's container, by its service name
+	volumes    []string          // the bottle's own volumes: its bottle-tether
 }
 
 // agents makes an agent of each agent container, and gives each the
 // containers and networks of its bottle: those carrying its slug.
 func (b *Backend) agents(items []container.Summary) []agent.Agent {
 	type bottle struct {
-		containers, networks []string
-		sidecars             map[string]string
+		containers, networks, volumes []string
+		sidecars                      map[string]string
 	}
 	bottles := map[string]*bottle{}
 	for _, ctr := range items {
@@ -65,6 +68,11 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 				bt.sidecars = map[string]string{}
 			}
 			bt.sidecars[name] = ctr.ID
+		}
+		for _, m := range ctr.Mounts {
+			if m.Type == mount.TypeVolume && isVolumeOf(slug, m.Name) && !slices.Contains(bt.volumes, m.Name) {
+				bt.volumes = append(bt.volumes, m.Name)
+			}
 		}
 		if ctr.NetworkSettings == nil {
 			continue
@@ -85,8 +93,23 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 		a.Backend = b.Name()
 		a.StartedAt = time.Unix(ctr.Created, 0).UTC()
 		a.State = string(ctr.State)
-		a.Handle = handle{container: ctr.ID, containers: bt.containers, networks: bt.networks, sidecars: bt.sidecars}
+		a.Exit = exitStatus(ctr)
+		a.Handle = handle{container: ctr.ID, containers: bt.containers, networks: bt.networks, sidecars: bt.sidecars, volumes: bt.volumes}
 		agents = append(agents, a)
 	}
 	return agents
+}
+
+// exitStatus reads the exit status of an exited container from the words
+// the listing describes it with, "Exited (137) 5 minutes ago", so that no
+// container is inspected for it.
+func exitStatus(ctr container.Summary) *int {
+	var code int
+	if ctr.State != container.StateExited {
+		return nil
+	}
+	if _, err := fmt.Sscanf(ctr.Status, "Exited (%d)", &code); err != nil {
+		return nil
+	}
+	return &code
 }

@@ -2,6 +2,8 @@ package docker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"time"
@@ -13,10 +15,20 @@ import (
 	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
-// Attach runs the session's command in the agent container, as `docker
-// exec` does: with a pseudo-terminal sized and resized as the session
-// says when it asks for one, with plain streams otherwise. It returns the
-// command's exit status.
+// tetherPath is where bottle-tether is in every agent container: on the
+// bottle's own volume, mounted read-only at /.bottle.
+const tetherPath = tetherDir + "/bottle-tether"
+
+// Exec runs the session's command in the agent container, as `docker exec`
+// does: with a pseudo-terminal sized and resized as the session says when
+// it asks for one, with plain streams otherwise. It returns the command's
+// exit status.
+//
+// The Engine does not end an exec whose client has gone, so the command
+// runs under bottle-tether, tied to a second exec whose input is this
+// client's connection: when that ends (the client was interrupted, killed,
+// or lost its terminal), bottle-tether ends the command with every process
+// it started.
 func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
 	h, ok := a.Handle.(handle)
 	if !ok {
@@ -26,12 +38,21 @@ func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (i
 	if err != nil {
 		return 0, err
 	}
+	token := tetherToken()
 	ex, err := c.ExecCreate(ctx, h.container, client.ExecCreateOptions{
-		Cmd:          s.Command,
+		Cmd:          append([]string{tetherPath, "run", token, "--"}, s.Command...),
 		Env:          s.Env,
 		TTY:          s.TTY,
 		AttachStdin:  s.TTY || s.In != nil,
 		AttachStdout: true,
+		AttachStderr: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("running %q: %w", s.Command, err)
+	}
+	hold, err := c.ExecCreate(ctx, h.container, client.ExecCreateOptions{
+		Cmd:          []string{tetherPath, "hold", token},
+		AttachStdin:  true,
 		AttachStderr: true,
 	})
 	if err != nil {
@@ -46,6 +67,13 @@ func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (i
 		return 0, fmt.Errorf("running %q: %w", s.Command, err)
 	}
 	defer att.Close()
+	// The tie: held open, never written, until this returns or the
+	// process dies.
+	tie, err := c.ExecAttach(ctx, hold.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("running %q: tying it to this terminal: %w", s.Command, err)
+	}
+	defer tie.Close()
 	// Cancelling (a signal to the tool) ends the session's streams.
 	stop := context.AfterFunc(ctx, att.Close)
 	defer stop()
@@ -68,6 +96,14 @@ func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (i
 		return 0, err
 	}
 	return exitCode(ctx, c, ex.ID)
+}
+
+// tetherToken names the tie between a command and its client: 32 hex
+// digits, as bottle-tether takes them.
+func tetherToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // interact connects the session's terminal to the exec's pseudo-terminal

@@ -47,3 +47,11 @@ func isNetworkOf(slug, name string) bool {
 	nonce = strings.TrimSuffix(nonce, "."+EgressSidecar)
 	return ok && len(nonce) == nonceLen && strings.Trim(nonce, "0123456789abcdef") == ""
 }
+
+// isVolumeOf reports whether a volume an agent container of the bottle
+// slug has mounted is the bottle's own, by the name Start gives it: its
+// network's, and ".tether".
+func isVolumeOf(slug, name string) bool {
+	network, ok := strings.CutSuffix(name, "."+tetherVolumeSuffix)
+	return ok && isNetworkOf(slug, network) && !strings.HasSuffix(network, "."+EgressSidecar)
+}

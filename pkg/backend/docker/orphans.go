@@ -11,7 +11,7 @@ import (
 	"github.com/bottle-dev/bottle/pkg/labels"
 )
 
-// RemoveOrphans removes the remains of bottles whose agent is not running
+// RemoveOrphans removes the remains (containers, networks, volumes) of bottles whose agent is not running
 // (a start killed midway, an agent that exited) and that are older than
 // olderThan, so that a start under way now is left alone. It returns the
 // slugs it removed. It pings the Engine first, as Enumerate does.
@@ -29,10 +29,14 @@ func (b *Backend) RemoveOrphans(ctx context.Context, user map[string]string, old
 	if err != nil {
 		return nil, err
 	}
+	vols, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: filter})
+	if err != nil {
+		return nil, err
+	}
 	cutoff := time.Now().Add(-olderThan)
 	type remains struct {
-		containers, networks []string
-		running, recent      bool
+		containers, networks, volumes []string
+		running, recent               bool
 	}
 	bySlug := map[string]*remains{}
 	of := func(slug string) *remains {
@@ -52,13 +56,19 @@ func (b *Backend) RemoveOrphans(ctx context.Context, user map[string]string, old
 		r.networks = append(r.networks, n.ID)
 		r.recent = r.recent || n.Created.After(cutoff)
 	}
+	for _, v := range vols.Items {
+		r := of(v.Labels[labels.Slug])
+		r.volumes = append(r.volumes, v.Name)
+		created, err := time.Parse(time.RFC3339, v.CreatedAt)
+		r.recent = r.recent || err != nil || created.After(cutoff)
+	}
 	var removed []string
 	var errs []error
 	for slug, r := range bySlug {
 		if r.running || r.recent {
 			continue
 		}
-		errs = append(errs, remove(ctx, c, r.containers, r.networks))
+		errs = append(errs, remove(ctx, c, r.containers, r.networks, r.volumes))
 		removed = append(removed, slug)
 	}
 	slices.Sort(removed)

@@ -32,11 +32,17 @@ import (
 // when the start itself was cancelled.
 const cleanupTimeout = 30 * time.Second
 
-// Start creates the bottle's internal network, the agent container (whose
-// name claims the slug), one container per sidecar, and for an egress
-// sidecar a second network that leads out; then it starts the sidecars and
-// the agent, and reports the agent as the Engine then sees it. Whatever
-// fails, what this call created is removed again.
+// Start creates the bottle's internal network, its volume of
+// bottle-tether, the agent container (whose name claims the slug), one
+// container per sidecar, and for an egress sidecar a second network that
+// leads out; then it starts the sidecars and the agent, and reports the
+// agent as the Engine then sees it. Whatever fails, what this call created
+// is removed again.
+//
+// The agent's program is the container's main process, on a terminal with
+// its input open, so that it runs whether or not anyone is joined to it,
+// under the Engine's init (docker-init), which reaps what it leaves and
+// passes signals on.
 func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definition, user map[string]string) (_ agent.Agent, err error) {
 	if err := agent.CheckSlug(slug); err != nil {
 		return agent.Agent{}, err
@@ -88,6 +94,10 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	}
 
 	progress.Say(ctx, "creating the containers of %s", slug)
+	tether, err := made.tetherVolume(ctx, name+"."+tetherVolumeSuffix, b.cfg.TetherImage, common)
+	if err != nil {
+		return agent.Agent{}, err
+	}
 	env := def.Env
 	if hasEgress {
 		env = withProxy(env, services)
@@ -99,8 +109,10 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		Env:        envList(env),
 		WorkingDir: def.Workdir,
 		User:       def.User,
-		Labels:     with(labels.Bottle(a, user), labels.Role, labels.RoleAgent),
-	}, agentHostConfig(def))
+		Tty:        true,
+		OpenStdin:  true,
+		Labels:     with(common, labels.Role, labels.RoleAgent),
+	}, agentHostConfig(def, tether))
 	if err != nil {
 		return agent.Agent{}, err
 	}
@@ -205,11 +217,14 @@ func confined(capAdd []string, pidsLimit int, limits agentdef.Limits) *container
 }
 
 // agentHostConfig confines the agent: as every container of the bottle, with
-// no host paths but its mounts, and optionally a read-only root.
-func agentHostConfig(def *agentdef.Definition) *container.HostConfig {
+// no host paths but its mounts, and optionally a read-only root. Its
+// program runs under the Engine's init, and bottle-tether is on the
+// volume tether, read-only.
+func agentHostConfig(def *agentdef.Definition, tether string) *container.HostConfig {
 	hc := confined(def.CapAdd, def.PidsLimit, def.Limits)
 	hc.ReadonlyRootfs = def.ReadOnly
-	hc.Mounts = mounts(def)
+	hc.Init = new(true)
+	hc.Mounts = append(mounts(def), mount.Mount{Type: mount.TypeVolume, Source: tether, Target: tetherDir, ReadOnly: true})
 	if def.ReadOnly {
 		hc.Tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev"}
 	}
@@ -224,6 +239,46 @@ type created struct {
 	mu         sync.Mutex
 	containers []string
 	networks   []string
+	volumes    []string
+}
+
+// tetherDir is where an agent container has bottle-tether.
+const tetherDir = agentdef.ToolDir
+
+// tetherVolumeSuffix ends the name of a bottle's volume of bottle-tether,
+// after its network's name.
+const tetherVolumeSuffix = "tether"
+
+// tetherVolume creates the volume name and fills it with what the image
+// has at tetherDir, bottle-tether: the Engine copies an image's content
+// into an empty volume when a container of the image is created with the
+// volume there, so a container is created, never started, and removed.
+// That works whatever the agent's image, its root file system read-only
+// or not, and on an Engine that is not on this host.
+func (m *created) tetherVolume(ctx context.Context, name, image string, marks map[string]string) (string, error) {
+	vol, err := m.c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: marks})
+	if err != nil {
+		return "", fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	m.volumes = append(m.volumes, vol.Volume.Name)
+	res, err := m.c.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: image, Labels: marks},
+		HostConfig: &container.HostConfig{
+			NetworkMode: "none",
+			Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: vol.Volume.Name, Target: tetherDir}},
+		},
+	})
+	switch {
+	case cerrdefs.IsNotFound(err):
+		return "", fmt.Errorf("bottle-tether: image %q not found on the Docker Engine (bottle never pulls: build it with make images, or name another with %s)", image, EnvTetherImage)
+	case err != nil:
+		return "", fmt.Errorf("bottle-tether: filling volume %s: %w", name, err)
+	}
+	if err := removeContainer(ctx, m.c, res.ID); err != nil {
+		m.containers = append(m.containers, res.ID)
+		return "", fmt.Errorf("bottle-tether: %w", err)
+	}
+	return vol.Volume.Name, nil
 }
 
 func (m *created) network(ctx context.Context, name string, internal bool, options, marks map[string]string) (string, error) {
@@ -271,7 +326,7 @@ func (m *created) container(ctx context.Context, what, name, networkID string, a
 func (m *created) remove(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, cleanupTimeout)
 	defer cancel()
-	if err := remove(ctx, m.c, m.containers, m.networks); err != nil {
+	if err := remove(ctx, m.c, m.containers, m.networks, m.volumes); err != nil {
 		return fmt.Errorf("cleaning up after the failed start: %w", err)
 	}
 	return nil
