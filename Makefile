@@ -4,8 +4,9 @@
 GO   ?= go
 BIN  ?= bin
 # busybox-static: the example and test images are made from it (no registry).
-# fzf and jq: the pipelines the README shows, and the tests that run them.
-DEBS := busybox-static fzf jq
+# fzf and jq: the pipelines the README shows, and the tests that run them;
+# tmux: the terminals of the tests of sessions.
+DEBS := busybox-static fzf jq tmux
 
 .PHONY: all deps build images demo test fuzz clean bench
 
