@@ -30,14 +30,14 @@ func TestSessionOutlivesTerminals(t *testing.T) {
 	t.Cleanup(func() { k.bottle("bottle-stop", slug).Run() })
 
 	mux := newTmux(t, k.env)
-	first := mux.open("first", 100, 30, "bottle-attach "+slug+"; echo EXIT=$?; sleep 600")
+	first := mux.open("first", 100, 30, "stty -g > before; bottle-attach "+slug+"; echo EXIT=$?; stty -g > after; cmp -s before after && echo RESTORED; sleep 600")
 	first.waitFor(`tick \d+ size 30 100`)
 	first.keys("hello", "Enter")
 	first.waitFor(`key: hello`)
 
 	first.keys("C-p", "C-q")
 	first.waitFor(`detached from ` + slug + ` \(by the detach keys\); its program goes on`)
-	first.waitFor(`EXIT=0`)
+	first.waitFor(`EXIT=0\s+RESTORED`)
 	// Nobody is joined, and the program counts on: its log grows.
 	before := lastTick(t, k.must("bottle-logs", slug))
 	waitUntil(t, "the log to grow while nobody is joined", func() bool {
@@ -179,10 +179,11 @@ type tmux struct {
 	t      *testing.T
 	socket string
 	env    []string
+	dir    string // where the terminals' shells start
 }
 
 func newTmux(t *testing.T, env []string) *tmux {
-	m := &tmux{t: t, socket: fmt.Sprintf("bottle-test-%s-%d", run, time.Now().UnixNano()), env: env}
+	m := &tmux{t: t, socket: fmt.Sprintf("bottle-test-%s-%d", run, time.Now().UnixNano()), env: env, dir: t.TempDir()}
 	t.Cleanup(m.killServer)
 	return m
 }
@@ -205,7 +206,7 @@ func (m *tmux) must(args ...string) string {
 
 // open starts a terminal of the given size running the shell command line.
 func (m *tmux) open(name string, width, height int, line string) *window {
-	m.must("new-session", "-d", "-s", name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), line)
+	m.must("new-session", "-d", "-s", name, "-c", m.dir, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), line)
 	return &window{m: m, name: name}
 }
 
