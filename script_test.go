@@ -238,6 +238,7 @@ func TestScripts(t *testing.T) {
 			"smolvm-machines":    cmdSmolvmMachines,
 			"envsubst":           cmdEnvsubst,
 			"docker-objects":     cmdDockerObjects,
+			"docker-shutdown":    cmdDockerShutdown,
 			"docker-create":      cmdDockerCreate,
 			"docker-rm":          cmdDockerRm,
 			"docker-stop":        cmdDockerStop,
@@ -491,6 +492,24 @@ func cmdDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 	c := mustEngine(ts)
 	for _, name := range args {
 		_, err := c.ContainerRemove(context.Background(), name, client.ContainerRemoveOptions{Force: true})
+		ts.Check(err)
+	}
+}
+
+// docker-shutdown SLUG: stops every container of the bottle as the Engine
+// does when it shuts down (SIGTERM, then SIGKILL after a grace period), so
+// that a script can see what a bottle is after an Engine restart without
+// restarting the Engine every other test shares.
+func cmdDockerShutdown(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-shutdown SLUG")
+	}
+	c, ctx := mustEngine(ts), context.Background()
+	ctrs, err := c.ContainerList(ctx, client.ContainerListOptions{Filters: client.Filters{}.Add("label", labels.Slug+"="+args[0])})
+	ts.Check(err)
+	grace := 2
+	for _, ctr := range ctrs.Items {
+		_, err := c.ContainerStop(ctx, ctr.ID, client.ContainerStopOptions{Timeout: &grace})
 		ts.Check(err)
 	}
 }
