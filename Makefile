@@ -44,10 +44,11 @@ test: deps
 
 # Every parser of untrusted input: lines, definitions and the JSON they are
 # written in, smolvm's listing, egress patterns and the hosts matched
-# against them.
+# against them, and the filter of what programs in bottles print.
 FUZZTIME ?= 5s
 FUZZ := pkg/agent:FuzzParseRef pkg/agentdef:FuzzLoad pkg/agentdef/internal/strictjson:FuzzDecode \
-	pkg/backend/smolmachines:FuzzParseList pkg/egress/rules:FuzzParsePattern pkg/egress:FuzzAllows
+	pkg/backend/smolmachines:FuzzParseList pkg/egress/rules:FuzzParsePattern pkg/egress:FuzzAllows \
+	internal/cli/logs:FuzzStripControls
 fuzz:
 	@for t in $(FUZZ); do \
 		echo "fuzz $${t#*:} ($(FUZZTIME))"; \

@@ -14,6 +14,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/internal/cli/attach"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
+	"github.com/bottle-dev/bottle/internal/cli/logs"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
@@ -27,6 +28,7 @@ type runFunc func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 var binaries = map[string]runFunc{
 	"bottle-attach":      attach.Run,
 	"bottle-has-backend": hasbackend.Run,
+	"bottle-logs":        logs.Run,
 	"bottle-ls":          ls.Run,
 	"bottle-start":       start.Run,
 	"bottle-stop":        stop.Run,

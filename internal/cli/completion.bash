@@ -1,5 +1,5 @@
 # bash completion for the bottle binaries: bottle-attach, bottle-has-backend,
-# bottle-ls, bottle-start, bottle-stop and bottle-trust.
+# bottle-logs, bottle-ls, bottle-start, bottle-stop and bottle-trust.
 #
 # Installed by `make install` (as share/bash-completion/completions/bottle,
 # with a link for each binary's name), or for this shell only:
@@ -7,8 +7,9 @@
 #
 # It knows no flag, backend or agent itself: each binary completes its own
 # words when run with GO_FLAGS_COMPLETION=1 and the words up to the cursor
-# (flags, backend names from the registry, running agents' slugs, agent
-# definitions), so the completion is always that of the binary installed.
+# (flags, backend names from the registry, running agents' slugs and their
+# services, agent definitions), so the completion is always that of the
+# binary installed.
 
 _bottle() {
     local cmd=${COMP_WORDS[0]} word i
@@ -54,6 +55,7 @@ _bottle_attach() {
     _bottle
 }
 _bottle_has_backend() { _bottle; }
+_bottle_logs() { _bottle; }
 _bottle_ls() { _bottle; }
 _bottle_start() { _bottle; }
 _bottle_stop() { _bottle; }
@@ -61,6 +63,7 @@ _bottle_trust() { _bottle; }
 
 complete -F _bottle_attach bottle-attach
 complete -F _bottle_has_backend bottle-has-backend
+complete -F _bottle_logs bottle-logs
 complete -F _bottle_ls bottle-ls
 # AGENT may also be a path to a .json file: files when no definition matches.
 complete -o default -F _bottle_start bottle-start

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jessevdk/go-flags"
 
+	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
 )
@@ -23,7 +24,8 @@ import (
 // to the cursor, and go-flags prints what the last word can become, one a
 // line: an option name, or a value of an option or operand whose type
 // completes itself (a flags.Completer: BackendName, AgentDefinition,
-// RunningSlug). GO_FLAGS_COMPLETION=verbose adds each option's description.
+// RunningSlug, AgentService). GO_FLAGS_COMPLETION=verbose adds each
+// option's description.
 
 // envCompletion is go-flags' own switch for completion.
 const envCompletion = "GO_FLAGS_COMPLETION"
@@ -56,7 +58,7 @@ func (c Command) complete(p *flags.Parser, opts any, args []string, mode string,
 	// only when it parses, and parses only while GO_FLAGS_COMPLETION is
 	// unset. A line being typed need not parse.
 	os.Unsetenv(envCompletion)
-	p.ParseArgs(args[:max(len(args)-1, 0)])
+	completingOperands, _ = p.ParseArgs(args[:max(len(args)-1, 0)])
 	os.Setenv(envCompletion, mode)
 	completingScope = nil
 	if scoped, ok := opts.(labelScoped); ok {
@@ -140,6 +142,48 @@ func (*RunningSlug) Complete(match string) []flags.Completion {
 	}
 	slices.Sort(slugs)
 	return completions(slices.Compact(slugs), match)
+}
+
+// AgentService names one of an agent's services: it completes to the
+// services of the agent that the operand before it names, among the
+// agents the binary would see (those carrying the labels of the command
+// line), whether its program runs or not.
+type AgentService string
+
+// completingOperands are the operands of the command line being
+// completed before the word, set by complete.
+var completingOperands []string
+
+func (*AgentService) Complete(match string) []flags.Completion {
+	if len(completingOperands) == 0 {
+		return nil
+	}
+	ref, err := agent.ParseRef(completingOperands[len(completingOperands)-1])
+	if err != nil {
+		return nil
+	}
+	var user map[string]string
+	if completingScope != nil {
+		if completingScope.check() != nil {
+			return nil
+		}
+		user = completingScope.Labels
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
+	defer cancel()
+	var services []string
+	for _, a := range Backends(os.Environ()).List(ctx, backend.Query{Labels: user, All: true}).Agents {
+		if a.Slug != ref.Slug || ref.Backend != "" && ref.Backend != a.Backend {
+			continue
+		}
+		for _, s := range a.Services {
+			if agent.Escape(s) == s { // a hostile label's name never reaches the shell
+				services = append(services, s)
+			}
+		}
+	}
+	slices.Sort(services)
+	return completions(slices.Compact(services), match)
 }
 
 // completions are the items that start with match.

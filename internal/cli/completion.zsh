@@ -1,7 +1,7 @@
-#compdef bottle-attach bottle-has-backend bottle-ls bottle-start bottle-stop bottle-trust
+#compdef bottle-attach bottle-has-backend bottle-logs bottle-ls bottle-start bottle-stop bottle-trust
 
 # zsh completion for the bottle binaries: bottle-attach, bottle-has-backend,
-# bottle-ls, bottle-start, bottle-stop and bottle-trust.
+# bottle-logs, bottle-ls, bottle-start, bottle-stop and bottle-trust.
 #
 # Installed by `make install` as share/zsh/site-functions/_bottle (a
 # directory on zsh's fpath), or for this shell only, after compinit:
@@ -10,8 +10,8 @@
 # It knows no flag, backend or agent itself: each binary completes its own
 # words when run with GO_FLAGS_COMPLETION set and the words up to the
 # cursor (flags with their descriptions, backend names from the registry,
-# running agents' slugs, agent definitions), so the completion is always
-# that of the binary installed.
+# running agents' slugs and their services, agent definitions), so the
+# completion is always that of the binary installed.
 
 _bottle() {
     local cmd=${(Q)words[1]} line item
@@ -43,5 +43,5 @@ _bottle() {
 if [[ $funcstack[1] == _bottle ]]; then
     _bottle "$@"
 else
-    compdef _bottle bottle-attach bottle-has-backend bottle-ls bottle-start bottle-stop bottle-trust
+    compdef _bottle bottle-attach bottle-has-backend bottle-logs bottle-ls bottle-start bottle-stop bottle-trust
 fi
