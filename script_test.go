@@ -664,8 +664,9 @@ func cmdDockerConfinement(ts *testscript.TestScript, neg bool, args []string) {
 	if hc.PidsLimit != nil {
 		pids = *hc.PidsLimit
 	}
-	fmt.Fprintf(ts.Stdout(), "User %s\nReadonlyRootfs %t\nPidsLimit %d\nMemory %d\nMemorySwap %d\nNanoCPUs %d\n",
-		ctr.Config.User, hc.ReadonlyRootfs, pids, hc.Memory, hc.MemorySwap, hc.NanoCPUs)
+	fmt.Fprintf(ts.Stdout(), "User %s\nReadonlyRootfs %t\nPidsLimit %d\nMemory %d\nMemorySwap %d\nNanoCPUs %d\nLog %s max-size=%s max-file=%s\n",
+		ctr.Config.User, hc.ReadonlyRootfs, pids, hc.Memory, hc.MemorySwap, hc.NanoCPUs,
+		hc.LogConfig.Type, hc.LogConfig.Config["max-size"], hc.LogConfig.Config["max-file"])
 }
 
 // host-listen: listens on every address of the host, as a careless

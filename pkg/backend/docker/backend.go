@@ -4,6 +4,7 @@
 package docker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,6 +41,7 @@ type conn struct {
 // DOCKER_HOST is given, from the Docker context that DOCKER_CONTEXT or the
 // CLI's config.json names.
 func New(cfg Config) *Backend {
+	cfg.TetherImage = cmp.Or(cfg.TetherImage, DefaultTetherImage)
 	return &Backend{cfg: cfg, conn: sync.OnceValues(func() (conn, error) {
 		c, ep, err := newClient(cfg)
 		return conn{c, ep}, err

@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"cmp"
 	"crypto/tls"
 	"fmt"
 	"net/http"
@@ -23,8 +22,8 @@ type Config struct {
 	Context    string // DOCKER_CONTEXT: the Docker context, instead of the config's currentContext
 	ConfigDir  string // DOCKER_CONFIG, else ~/.docker; "" when neither can be known
 	Pool       string // BOTTLE_DOCKER_POOL: see EnvPool
-	// TetherImage, BOTTLE_TETHER_IMAGE else DefaultTetherImage, holds
-	// bottle-tether, which ends a one-off command when its client goes.
+	// TetherImage, BOTTLE_TETHER_IMAGE, holds bottle-tether, which ends a
+	// one-off command when its client goes; "" is DefaultTetherImage.
 	TetherImage string
 }
 
@@ -58,7 +57,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		Context:     getenv(envContext),
 		ConfigDir:   dir,
 		Pool:        getenv(EnvPool),
-		TetherImage: cmp.Or(getenv(EnvTetherImage), DefaultTetherImage),
+		TetherImage: getenv(EnvTetherImage),
 	}
 }
 

@@ -98,7 +98,7 @@ func TestConfigFromEnv(t *testing.T) {
 	if got := ConfigFromEnv(func(k string) string { return env[k] }); got.ConfigDir != "/etc/docker-cli" || got.TLSVerify {
 		t.Errorf("ConfigFromEnv with DOCKER_CONFIG and an empty DOCKER_TLS_VERIFY = %+v", got)
 	}
-	if got := ConfigFromEnv(func(string) string { return "" }); got != (Config{TetherImage: DefaultTetherImage}) {
-		t.Errorf("ConfigFromEnv of nothing = %+v, want the zero Config but for the default tether image", got)
+	if got := ConfigFromEnv(func(string) string { return "" }); got != (Config{}) {
+		t.Errorf("ConfigFromEnv of nothing = %+v, want the zero Config", got)
 	}
 }

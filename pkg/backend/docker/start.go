@@ -195,19 +195,29 @@ func withProxy(env map[string]string, services []string) map[string]string {
 		"NO_PROXY", noProxy, "no_proxy", noProxy)
 }
 
+// The log the Engine keeps of each container's output: the last 48 to 64
+// MiB of it, which bottle-logs reads across the files.
+const (
+	logFileSize = "16m"
+	logFiles    = 4
+)
+
 // egressUser is who the egress sidecar runs as: nobody, whose files it
 // cannot have.
 const egressUser = "65534:65534"
 
 // confined is the host configuration every container of a bottle starts
 // from: no capabilities but those given back, no privilege gain through
-// set-uid files, and bounds on processes, memory (swap included) and CPU.
+// set-uid files, and bounds on processes, memory (swap included), CPU and
+// the log the Engine keeps of its output (the Engine's default keeps all
+// of it, so a program that prints without end would fill the host's disk).
 func confined(capAdd []string, pidsLimit int, limits agentdef.Limits) *container.HostConfig {
 	pids := int64(pidsLimit)
 	hc := &container.HostConfig{
 		CapDrop:     []string{"ALL"},
 		CapAdd:      capAdd,
 		SecurityOpt: []string{"no-new-privileges"},
+		LogConfig:   container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": logFileSize, "max-file": strconv.Itoa(logFiles)}},
 	}
 	hc.PidsLimit = &pids
 	hc.Memory = limits.Memory

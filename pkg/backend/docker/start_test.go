@@ -18,15 +18,21 @@ import (
 	"github.com/bottle-dev/bottle/pkg/backend/docker"
 )
 
-// setup imports a busybox image for the test and returns the Engine, a
-// definition with two sidecars that uses it, and labels that mark the
-// test's objects; everything is removed when the test ends.
-func setup(t *testing.T) (*client.Client, *agentdef.Definition, map[string]string) {
+// setup imports a busybox image for the test, and a tether image (busybox
+// stands in for bottle-tether: these tests run no command), and returns
+// the Engine, a definition with two sidecars that uses it, the tether
+// image and labels that mark the test's objects; everything is removed
+// when the test ends.
+func setup(t *testing.T) (*client.Client, *agentdef.Definition, string, map[string]string) {
 	engine := enginetest.Engine(t)
 	slug := agent.NewSlug("t")
 	labels := map[string]string{"bottle-test": slug}
 	image := "bottle-test-" + slug + ":latest"
+	tether := "bottle-test-tether-" + slug + ":latest"
 	if err := scratchimage.Busybox(context.Background(), engine, image, labels); err != nil {
+		t.Fatal(err)
+	}
+	if err := scratchimage.Tether(context.Background(), engine, tether, "/bin/busybox", labels); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -41,7 +47,13 @@ func setup(t *testing.T) (*client.Client, *agentdef.Definition, map[string]strin
 				engine.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{})
 			}
 		}
+		if vols, err := engine.VolumeList(ctx, client.VolumeListOptions{Filters: f}); err == nil {
+			for _, v := range vols.Items {
+				engine.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true})
+			}
+		}
 		engine.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true})
+		engine.ImageRemove(ctx, tether, client.ImageRemoveOptions{Force: true})
 	})
 	sleep := []string{"sleep", "infinity"}
 	return engine, &agentdef.Definition{
@@ -50,11 +62,11 @@ func setup(t *testing.T) (*client.Client, *agentdef.Definition, map[string]strin
 			{Name: "one", Image: image, Command: sleep, Env: map[string]string{}},
 			{Name: "two", Image: image, Command: sleep, Env: map[string]string{}},
 		},
-	}, labels
+	}, tether, labels
 }
 
-// objects lists what carries the labels on the Engine, as "container NAME"
-// and "network NAME".
+// objects lists what carries the labels on the Engine, as "container
+// NAME", "network NAME" and "volume NAME".
 func objects(t *testing.T, engine *client.Client, labels map[string]string) []string {
 	t.Helper()
 	f := client.Filters{}
@@ -70,7 +82,14 @@ func objects(t *testing.T, engine *client.Client, labels map[string]string) []st
 	if err != nil {
 		t.Fatal(err)
 	}
+	vols, err := engine.VolumeList(ctx, client.VolumeListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var names []string
+	for _, v := range vols.Items {
+		names = append(names, "volume "+v.Name)
+	}
 	for _, c := range ctrs.Items {
 		names = append(names, "container "+strings.TrimPrefix(c.Names[0], "/"))
 	}
@@ -80,22 +99,22 @@ func objects(t *testing.T, engine *client.Client, labels map[string]string) []st
 	return names
 }
 
-// viaProxy returns the docker backend talking to the Engine through a proxy
-// with the given hook.
-func viaProxy(t *testing.T, engine *client.Client, hook enginetest.Hook) (*docker.Backend, *enginetest.Proxy) {
+// viaProxy returns the docker backend, with the tether image, talking to
+// the Engine through a proxy with the given hook.
+func viaProxy(t *testing.T, engine *client.Client, tether string, hook enginetest.Hook) (*docker.Backend, *enginetest.Proxy) {
 	proxy := enginetest.NewProxy(t, engine, hook)
-	return docker.New(docker.Config{Host: proxy.Host}), proxy
+	return docker.New(docker.Config{Host: proxy.Host, TetherImage: tether}), proxy
 }
 
 var containerStart = regexp.MustCompile(`^/v[0-9.]+/containers/[^/]+/start$`)
 
 func TestStartInterruptedLeavesNothing(t *testing.T) {
 	t.Parallel()
-	engine, def, labels := setup(t)
+	engine, def, tether, labels := setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The user interrupts once the containers exist and the first is starting.
-	b, _ := viaProxy(t, engine, func(w http.ResponseWriter, r *http.Request) bool {
+	b, _ := viaProxy(t, engine, tether, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && containerStart.MatchString(r.URL.Path) {
 			cancel()
 			<-r.Context().Done()
@@ -114,12 +133,12 @@ func TestStartInterruptedLeavesNothing(t *testing.T) {
 
 func TestStartEngineErrorLeavesNothing(t *testing.T) {
 	t.Parallel()
-	engine, def, labels := setup(t)
+	engine, def, tether, labels := setup(t)
 	slug := agent.NewSlug("t")
 	// The Engine fails to start the agent container, the third to start
 	// after both sidecars.
 	var starts atomic.Int32
-	b, _ := viaProxy(t, engine, func(w http.ResponseWriter, r *http.Request) bool {
+	b, _ := viaProxy(t, engine, tether, func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && containerStart.MatchString(r.URL.Path) && starts.Add(1) == 3 {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
