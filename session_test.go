@@ -22,8 +22,10 @@ func TestSessionOutlivesTerminals(t *testing.T) {
 	slug := "session-" + run
 	def := filepath.Join(t.TempDir(), "counter.json")
 	// A tick a second with the terminal's size; every line typed is echoed,
-	// and "quit" ends the program with status 3.
-	program := `i=0; while :; do i=$((i+1)); echo "tick $i size $(stty size)"; ` +
+	// and "quit" ends the program with status 3. Each tick also prints the
+	// detach keys, as a hostile program might to throw its user out: only
+	// keys the user types detach.
+	program := `i=0; while :; do i=$((i+1)); printf '\020\021'; echo "tick $i size $(stty size)"; ` +
 		`if read -t 1 k; then echo "key: $k"; [ "$k" = quit ] && exit 3; fi; done`
 	writeDefinition(t, def, `{"image": "`+testImage+`", "command": ["sh", "-c", `+strconv.Quote(program)+`]}`)
 	k.must("bottle-start", "--name", slug, def)
