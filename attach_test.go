@@ -14,7 +14,8 @@ import (
 	"github.com/creack/pty"
 )
 
-// A window resized during a session is resized inside the agent too:
+// A window resized during a one-off command on a terminal is resized inside
+// the agent too (session_test.go resizes a joined session, in tmux):
 // testscript's ttyin cannot resize, so this drives a pseudo-terminal itself.
 func TestAttachFollowsResize(t *testing.T) {
 	if _, err := engineClient(); err != nil {
@@ -40,7 +41,7 @@ func TestAttachFollowsResize(t *testing.T) {
 	}
 	t.Cleanup(func() { bottle("bottle-stop", slug).Run() })
 
-	attach := bottle("bottle-attach", slug)
+	attach := bottle("bottle-attach", slug, "--", "/bin/sh")
 	term, err := pty.StartWithSize(attach, &pty.Winsize{Rows: 24, Cols: 80})
 	if err != nil {
 		t.Fatal(err)

@@ -232,7 +232,7 @@ func TestConcurrentStarts(t *testing.T) {
 	if wins != 1 {
 		t.Errorf("%d of 10 starts of one name succeeded, want 1", wins)
 	}
-	if got, want := k.objects(slug), []string{"container " + slug, "network internal"}; !slices.Equal(got, want) {
+	if got, want := k.objects(slug), []string{"container " + slug, "network internal", "volume"}; !slices.Equal(got, want) {
 		t.Errorf("after 10 starts of one name: %v, want %v", got, want)
 	}
 	k.run("", nil, "bottle-stop", slug)
@@ -291,6 +291,7 @@ func TestListingRequests(t *testing.T) {
 	k := newToolkit(t)
 	proxy := enginetest.NewProxy(t, k.engine, nil)
 	id := regexp.MustCompile(`/[0-9a-f]{64}(/|$)`)
+	volumeName := regexp.MustCompile(`/volumes/[a-z0-9-]+\.[0-9a-f]{6}\.tether$`)
 	via := func(stdin string, args ...string) (string, []string) {
 		t.Helper()
 		before := len(proxy.Requests())
@@ -301,6 +302,7 @@ func TestListingRequests(t *testing.T) {
 		var shapes []string
 		for _, r := range proxy.Requests()[before:] {
 			r = regexp.MustCompile(`/v[0-9.]+/`).ReplaceAllString(r, "/v/")
+			r = volumeName.ReplaceAllString(r, "/volumes/NAME")
 			shapes = append(shapes, id.ReplaceAllString(r, "/ID$1"))
 		}
 		t.Logf("%s made %q", args, shapes)
@@ -351,11 +353,12 @@ func TestListingRequests(t *testing.T) {
 		}
 	}
 	slug := strings.Split(lines[0], "\t")[1]
+	// A command is two execs: itself and the tie that ends it with its client.
 	_, shapes := via("", "bottle-attach", slug, "--", "true")
 	acts("bottle-attach SLUG", shapes, map[string]int{
-		"POST /v/containers/ID/exec": 1, "POST /v/exec/ID/start": 1, "GET /v/exec/ID/json": -1,
+		"POST /v/containers/ID/exec": 2, "POST /v/exec/ID/start": 2, "GET /v/exec/ID/json": -1,
 	})
-	removal := map[string]int{"DELETE /v/containers/ID": 3, "DELETE /v/networks/ID": 1}
+	removal := map[string]int{"DELETE /v/containers/ID": 3, "DELETE /v/networks/ID": 1, "DELETE /v/volumes/NAME": 1}
 	_, shapes = via("", "bottle-stop", slug)
 	acts("bottle-stop SLUG", shapes, removal)
 	_, shapes = via(lines[1], "bottle-stop")

@@ -52,7 +52,7 @@ Examples:
 }
 
 type options struct {
-	JSON     bool              `long:"json" description:"print one JSON object per line: backend, slug, agent, services, started_at, state"`
+	JSON     bool              `long:"json" description:"print one JSON object per line: backend, slug, agent, services, started_at, state, and exit_status once the program has ended"`
 	Quiet    bool              `short:"q" long:"quiet" description:"print the slugs only"`
 	Format   string            `long:"format" value-name:"TEMPLATE" description:"print each agent through a Go template (see below)"`
 	Header   bool              `long:"header" description:"print a header line first (for fzf --header-lines=1)"`
