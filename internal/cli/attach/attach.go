@@ -204,7 +204,8 @@ func attach(ctx context.Context, backends *backend.Set, ref agent.Ref, labels ma
 		if keys.seen() {
 			how = "by the detach keys"
 		}
-		fmt.Fprintf(u.stderr, "%s: detached from %s (%s); its program goes on. Rejoin with: %s %s\r\n", prog, a.Slug, how, prog, a.Slug)
+		// On a line of its own: the program left the cursor where it was.
+		fmt.Fprintf(u.stderr, "\n%s: detached from %s (%s); its program goes on. Rejoin with: %s %s\n", prog, a.Slug, how, prog, a.Slug)
 		return 0, errDetached
 	}
 	if err != nil {
