@@ -1,17 +1,32 @@
 package smolvmfake
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// envMain makes the test binary run as the stand-in smolvm, so that tests
+// can kill a smolvm process.
+const envMain = "SMOLVMFAKE_TEST_MAIN"
+
+func TestMain(m *testing.M) {
+	// The guest agent of an exec is this binary run again; Main tells.
+	if _, agent := os.LookupEnv(envGuestAgent); agent || os.Getenv(envMain) == "1" {
+		os.Exit(Main())
+	}
+	os.Exit(m.Run())
+}
 
 func TestExec(t *testing.T) {
 	state, _ := setup(t)
@@ -348,23 +363,251 @@ func TestHungVM(t *testing.T) {
 	}
 }
 
+// dead says whether the process pid has exited (a zombie has).
+func dead(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return syscall.Kill(pid, 0) == syscall.ESRCH
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	return len(fields) == 0 || fields[0] == "Z" || fields[0] == "X"
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: %s", what)
+		}
+	}
+}
+
+// pids reads the process ids the command of an exec wrote.
+func pids(t *testing.T, path string) []int {
+	t.Helper()
+	var ps []int
+	b, _ := os.ReadFile(path)
+	for _, f := range strings.Fields(string(b)) {
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, n)
+	}
+	return ps
+}
+
+// The command of an exec, with what it started in the background, does
+// not outlive the smolvm client that ran it, however the client ends:
+// smolvm's agent kills the command's process group when its client goes
+// away (SIGKILL included), and the container goes with its command.
+func TestExecEndsWithClient(t *testing.T) {
+	setup(t)
+	must(t, "machine", "create", "--name", "a")
+	must(t, "machine", "start", "--name", "a")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, flags := range [][]string{nil, {"-i"}, {"--stream"}, {"-t"}} {
+		for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+			pidFile := filepath.Join(t.TempDir(), "pids")
+			script := `sleep 300 & echo $$ $! > "$0"; wait`
+			client := exec.Command(self, slices.Concat([]string{"machine", "exec", "--name", "a"}, flags, []string{"--", "sh", "-c", script, pidFile})...)
+			client.Env = append(os.Environ(), envMain+"=1")
+			stdin, _ := client.StdinPipe() // held open: -i must not end by its input
+			if err := client.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the command wrote its pids", func() bool { return len(pids(t, pidFile)) == 2 })
+			ps := pids(t, pidFile)
+			client.Process.Signal(sig)
+			client.Wait()
+			stdin.Close()
+			waitFor(t, fmt.Sprintf("%q, client killed by %v: the command %d and its child %d are gone", flags, sig, ps[0], ps[1]), func() bool {
+				return dead(ps[0]) && dead(ps[1])
+			})
+		}
+	}
+	// A command that ends takes what it left running with it.
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	must(t, "machine", "exec", "--name", "a", "--", "sh", "-c", `sleep 300 & echo $! > "$0"`, pidFile)
+	bg := pids(t, pidFile)
+	waitFor(t, "the command's background child is gone", func() bool { return dead(bg[0]) })
+	// --timeout kills the whole group too.
+	pidFile = filepath.Join(t.TempDir(), "pids")
+	if code, _, _ := run("", "machine", "exec", "--name", "a", "--timeout", "200ms", "--", "sh", "-c", `sleep 300 & echo $! > "$0"; wait`, pidFile); code != 124 {
+		t.Errorf("--timeout: exit %d, want 124", code)
+	}
+	bg = pids(t, pidFile)
+	waitFor(t, "after --timeout, the command's child is gone", func() bool { return dead(bg[0]) })
+	// -d alone leaves its command running without a client.
+	code, out, _ := run("", "machine", "exec", "--name", "a", "-d", "--", "sleep", "300")
+	pid, _ := strconv.Atoi(strings.TrimSpace(out))
+	if code != 0 || pid <= 0 {
+		t.Fatalf("-d: exit %d, printed %q", code, out)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if dead(pid) {
+		t.Errorf("-d: the command %d is gone with its client", pid)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// writeDenials appends lines to the machine's denial log, as its VM does.
+func writeDenials(t *testing.T, state, name string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dataDir(state, name), "egress-denials.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		f.WriteString(l + "\n")
+	}
+}
+
 func TestEgressEvents(t *testing.T) {
 	state, _ := setup(t)
+	must(t, "machine", "create", "--name", "a")
+	dir := strings.TrimSpace(must(t, "machine", "data-dir", "--name", "a"))
+	if dir != dataDir(state, "a") || readFile(t, filepath.Join(dir, "name")) == nil {
+		t.Fatalf("data-dir printed %q, want %q with the name in it", dir, dataDir(state, "a"))
+	}
+	if out := must(t, "machine", "egress-events", "--name", "a", "--json"); out != "[]\n" {
+		t.Errorf("no log yet: %q", out)
+	}
+	// The fixture's events, in the VM's words, among lines of other kinds.
+	writeDenials(t, state, "a",
+		"[2026-11-28T05:31:07Z]: egress policy denied resolve pypi.org",
+		"[2026-11-28T05:31:08Z]: virtio-net: blocking DNS query by allow-host policy name=pypi.org",
+		"[2026-11-28T05:31:09Z]: egress policy denied connect to 151.101.0.223:443",
+		"[2026-11-28T05:35:00Z]: egress policy denied listen 0.0.0.0:1",
+		"[2026-11-28T05:35:01Z]: egress policy denied connect to ",
+		"[2026-11-28T05:40:12Z]: egress policy denied sendto 203.0.113.7:123",
+	)
 	fixture := readFile(t, "testdata/egress-events.json")
-	os.WriteFile(state, []byte(`[{"name":"a","stand_in":{"egress_denials":`+string(fixture)+`}}]`), 0o644)
 	if out := must(t, "machine", "egress-events", "--name", "a", "--json"); out != string(fixture) {
 		t.Errorf("egress-events --json:\n%s\nwant:\n%s", out, fixture)
 	}
 	if out := must(t, "machine", "egress-events", "-n", "a", "--limit", "1", "--json"); !strings.Contains(out, `"dest": "203.0.113.7:123"`) || strings.Count(out, "timestamp") != 1 {
 		t.Errorf("--limit 1: %s", out)
 	}
-	if out := must(t, "machine", "egress-events", "-n", "a"); !strings.HasPrefix(out, "TIMESTAMP") || strings.Count(out, "\n") != 4 {
-		t.Errorf("table: %q", out)
+	if out := must(t, "machine", "egress-events", "-n", "a", "--limit", "0", "--json"); out != "[]\n" {
+		t.Errorf("--limit 0: %s", out)
 	}
+	table := "TIMESTAMP                      OP        DESTINATION\n" +
+		"2026-11-28T05:31:07Z           resolve   pypi.org\n" +
+		"2026-11-28T05:31:09Z           connect   151.101.0.223:443\n" +
+		"2026-11-28T05:40:12Z           sendto    203.0.113.7:123\n"
+	if out := must(t, "machine", "egress-events", "-n", "a"); out != table {
+		t.Errorf("table:\n%s\nwant:\n%s", out, table)
+	}
+	expect(t, 2, "error: invalid value 'x' for '--limit <LIMIT>'", "machine", "egress-events", "-n", "a", "--limit", "x")
+	expect(t, 2, "error: invalid value '-1' for '--limit <LIMIT>'", "machine", "egress-events", "-n", "a", "--limit", "-1")
 	if out := must(t, "machine", "egress-events", "--name", "nobody", "--json"); out != "[]\n" {
 		t.Errorf("unknown machine: %q", out)
 	}
 	if out := must(t, "machine", "egress-events", "--name", "nobody"); out != "No egress denials recorded for 'nobody'.\n" {
 		t.Errorf("unknown machine: %q", out)
+	}
+	expect(t, 1, "Error: vm not found: nobody\n", "machine", "data-dir", "--name", "nobody")
+	expect(t, 2, "error: the following required arguments were not provided: --name <NAME>", "machine", "data-dir")
+	// Gone with its machine.
+	must(t, "machine", "delete", "--name", "a", "-f")
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the data directory outlived its machine: %v", err)
+	}
+	if out := must(t, "machine", "egress-events", "--name", "a", "--json"); out != "[]\n" {
+		t.Errorf("deleted machine: %q", out)
+	}
+}
+
+// What the guest puts in a denial (the name it asked for) reaches the
+// JSON as it is, escaped as serde_json escapes it, and a name that holds a
+// newline writes a second line, read as a denial of its own: smolvm
+// trusts its log.
+func TestEgressEventsHostile(t *testing.T) {
+	state, _ := setup(t)
+	must(t, "machine", "create", "--name", "a")
+	writeDenials(t, state, "a",
+		"[2026-11-28T05:31:07Z]: egress policy denied resolve evil\x1b[2J<b>&\u2028\x7f.example\"\\",
+		"[2026-11-28T05:31:08Z]: egress policy denied resolve a\n[1999-01-01T00:00:00Z]: egress policy denied connect to 6.6.6.6:66",
+		"no timestamp: egress policy denied connect to 192.0.2.1:80",
+	)
+	want := `[
+  {
+    "timestamp": "2026-11-28T05:31:07Z",
+    "operation": "resolve",
+    "dest": "evil\u001b[2J<b>&` + "\u2028\x7f" + `.example\"\\"
+  },
+  {
+    "timestamp": "2026-11-28T05:31:08Z",
+    "operation": "resolve",
+    "dest": "a"
+  },
+  {
+    "timestamp": "1999-01-01T00:00:00Z",
+    "operation": "connect",
+    "dest": "6.6.6.6:66"
+  },
+  {
+    "timestamp": "",
+    "operation": "connect",
+    "dest": "192.0.2.1:80"
+  }
+]
+`
+	if out := must(t, "machine", "egress-events", "--name", "a", "--json"); out != want {
+		t.Errorf("egress-events --json:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// smolvm reads only the end of the log, and nothing of an end that is not
+// UTF-8 (cut through a character).
+func TestEgressEventsScan(t *testing.T) {
+	state, _ := setup(t)
+	must(t, "machine", "create", "--name", "a")
+	line := "[2026-11-28T05:31:07Z]: egress policy denied connect to 192.0.2.1:443"
+	var many []string
+	for range denialScan/(len(line)+1) + 100 {
+		many = append(many, line)
+	}
+	writeDenials(t, state, "a", many...)
+	// The lines whole in the last denialScan bytes, and the end of the one
+	// cut there, which is read too when it holds the marker: without its
+	// "[", as a denial without a timestamp.
+	whole, cut := denialScan/(len(line)+1), denialScan%(len(line)+1)-1
+	want, untimed := whole, 0
+	if len(line)-cut <= strings.Index(line, "egress policy denied") {
+		want, untimed = whole+1, 1
+	}
+	out := must(t, "machine", "egress-events", "--name", "a", "--limit", "1000000", "--json")
+	if n, u := strings.Count(out, `"dest"`), strings.Count(out, `"timestamp": ""`); n != want || u != untimed {
+		t.Errorf("%d lines in the log, %d read (%d without a timestamp); want those in its last %d bytes, %d (%d)", len(many), n, u, denialScan, want, untimed)
+	}
+	if n := strings.Count(must(t, "machine", "egress-events", "--name", "a", "--json"), `"dest"`); n != 200 {
+		t.Errorf("default limit: %d events, want 200", n)
+	}
+	writeDenials(t, state, "a", "[2026-11-28T05:31:08Z]: egress policy denied resolve caf\xe9")
+	if out := must(t, "machine", "egress-events", "--name", "a", "--json"); out != "[]\n" {
+		t.Errorf("a log that is not UTF-8: %.200s", out)
+	}
+}
+
+// Machine options after "--" are the workload's: smolvm says so.
+func TestCreateNote(t *testing.T) {
+	setup(t)
+	code, _, errOut := run("", "machine", "create", "--name", "a", "--", "app", "--mem", "64", "--net", "--mem", "--memory")
+	if code != 0 || errOut != "note: --mem, --net came after `--`, so they were passed to the workload and did not configure the machine. Machine options go before `--`.\n" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if cmd := ls(t)["a"]["cmd"]; !reflect.DeepEqual(cmd, []any{"app", "--mem", "64", "--net", "--mem", "--memory"}) {
+		t.Errorf("cmd %v", cmd)
+	}
+	if _, _, errOut := run("", "machine", "create", "--name", "b", "--", "sleep", "infinity"); errOut != "" {
+		t.Errorf("stderr %q", errOut)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -83,6 +84,13 @@ func hardeningEnv() map[string]string {
 func create(c *call) int {
 	if c.has("image") && c.flag("image") == "" {
 		return c.usage("a value is required for '--image <IMAGE>' but none was supplied")
+	}
+	if stray := createFlagsIn(c.command); len(stray) > 0 {
+		verb := "it was"
+		if len(stray) > 1 {
+			verb = "they were"
+		}
+		fmt.Fprintf(c.stderr, "note: %s came after `--`, so %s passed to the workload and did not configure the machine. Machine options go before `--`.\n", strings.Join(stray, ", "), verb)
 	}
 	m := machine{
 		Name:          c.flag("name"),
@@ -169,11 +177,38 @@ func create(c *call) int {
 		}
 		return append(ms, raw), nil
 	})
+	if err == nil {
+		err = makeDataDir(c.state, m.Name)
+	}
 	if err != nil {
 		return c.fail(err)
 	}
 	fmt.Fprintf(c.stdout, "Created machine: %s\n", m.Name)
 	return 0
+}
+
+// createLongs are the long options of smolvm's create, those the
+// stand-in does not model included.
+var createLongs = func() []string {
+	longs := []string{"--storage", "--overlay", "--secret-env", "--secret-file", "--init", "--smolfile", "--from", "--max-image-size"}
+	for _, o := range createOpts {
+		longs = append(longs, "--"+o.long)
+	}
+	return longs
+}()
+
+// createFlagsIn returns the words of the workload command that are long
+// options of create, each once, in their order: smolvm passes them to the
+// workload, as everything after "--", and names them in a note, since
+// they configure nothing.
+func createFlagsIn(command []string) []string {
+	var found []string
+	for _, w := range command {
+		if slices.Contains(createLongs, w) && !slices.Contains(found, w) {
+			found = append(found, w)
+		}
+	}
+	return found
 }
 
 // checkName applies smolvm's rules for a machine's name, which only

@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/tidwall/gjson"
+	"golang.org/x/term"
 )
 
 // execute runs the COMMAND on this host in place of the machine, with
@@ -21,6 +25,16 @@ import (
 // comes at the end, all stdout, then all stderr. A machine that is no
 // longer running when the command ends lost its VM under the session,
 // which is smolvm's failure, not the command's.
+//
+// The command runs in a process group of its own, as a guest's command is
+// apart from the host's, and smolvm's agent kills that group (SIGKILL)
+// when --timeout expires (status 124) and when the smolvm client goes
+// away, however it died (SIGKILL included): here a guest agent process
+// (see guestAgent) watches a pipe that only this client holds open. What
+// the command left running in the background when it exits is killed too,
+// and its output read to the end then: the specification does not say
+// what smolvm does with it, and a stand-in leaves nothing behind. Only -d
+// leaves its command running without a client, as smolvm does.
 func execute(c *call) int {
 	interactive, tty, stream, detach := c.has("interactive"), c.has("tty"), c.has("stream"), c.has("detach")
 	switch {
@@ -41,23 +55,34 @@ func execute(c *call) int {
 		return code
 	}
 	ctx := context.Background()
-	if timeout > 0 {
+	if timeout > 0 && !detach {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, c.command[0], c.command[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	var stdout, stderr bytes.Buffer
+	var outTo, errTo io.Writer
 	switch {
 	case interactive || tty:
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = c.stdin, c.stdout, c.stderr
+		cmd.Stdin, outTo, errTo = c.stdin, c.stdout, c.stderr
 		if tty {
-			cmd.Stderr = c.stdout
+			errTo = nil // the guest's terminal, stdout
+		}
+		if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			// A process group of its own may not read the terminal (it
+			// would be stopped, SIGTTIN): smolvm reads it and forwards
+			// what it reads, and so does the stand-in, which leaves off
+			// shortly after the command ended.
+			cmd.Stdin = struct{ io.Reader }{f}
+			cmd.WaitDelay = 100 * time.Millisecond
 		}
 	case stream:
-		cmd.Stdout, cmd.Stderr = c.stdout, c.stderr
+		outTo, errTo = c.stdout, c.stderr
 	default:
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		outTo, errTo = &stdout, &stderr
 	}
 	cmd.Env = append(os.Environ(), envValues(c.flags["env"])...)
 	if w := c.flag("workdir"); w != "" {
@@ -66,13 +91,50 @@ func execute(c *call) int {
 		}
 	}
 	if detach {
+		cmd.Stdout, cmd.Stderr = nil, nil
 		if err := cmd.Start(); err != nil {
 			return c.fail(fmt.Errorf("agent operation failed: exec: %v", err))
 		}
 		fmt.Fprintln(c.stdout, cmd.Process.Pid)
+		cmd.Process.Release()
 		return 0
 	}
-	err := cmd.Run()
+	// The output comes through pipes of the stand-in's own, read to their
+	// end once the command's group is killed: a process it left running
+	// would hold pipes that exec.Cmd made open, and Wait with them.
+	var out outputs
+	var err error
+	if cmd.Stdout, err = out.pipe(outTo); err == nil {
+		cmd.Stderr = cmd.Stdout
+		if errTo != nil {
+			cmd.Stderr, err = out.pipe(errTo)
+		}
+	}
+	if err != nil {
+		out.close()
+		return c.fail(fmt.Errorf("agent operation failed: exec: %v", err))
+	}
+	err = cmd.Start()
+	out.close()
+	if err != nil {
+		out.wait()
+		fmt.Fprintf(c.stderr, "Error: agent operation failed: exec: %v\n", err)
+		return 127
+	}
+	agent, err := watchClient(cmd.Process.Pid)
+	if err != nil {
+		killGroup(cmd.Process.Pid)
+		cmd.Wait()
+		out.wait()
+		return c.fail(fmt.Errorf("agent operation failed: exec: %v", err))
+	}
+	err = cmd.Wait()
+	killGroup(cmd.Process.Pid)
+	agent.stop()
+	out.wait()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil // the command exited 0; its input was still being read
+	}
 	c.stdout.Write(stdout.Bytes())
 	c.stderr.Write(stderr.Bytes())
 	if code := c.checkStillRunning(name, interactive || tty); code != 0 {
@@ -94,6 +156,115 @@ func execute(c *call) int {
 		fmt.Fprintf(c.stderr, "Error: agent operation failed: exec: %v\n", err)
 		return 127
 	}
+}
+
+// outputs are the pipes an exec's command writes to, each copied to its
+// writer until every process that holds it open has closed it.
+type outputs struct {
+	ends   []*os.File // the command's ends
+	copies sync.WaitGroup
+}
+
+// pipe returns the end of a new pipe for the command to write to.
+func (o *outputs) pipe(to io.Writer) (*os.File, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	o.ends = append(o.ends, w)
+	o.copies.Go(func() {
+		io.Copy(to, r)
+		r.Close()
+	})
+	return w, nil
+}
+
+// close closes the stand-in's copies of the command's ends, once the
+// command has them.
+func (o *outputs) close() {
+	for _, w := range o.ends {
+		w.Close()
+	}
+}
+
+// wait waits until all output is copied.
+func (o *outputs) wait() { o.copies.Wait() }
+
+// killGroup kills the process group of the command whose process is pid,
+// the command and everything it started. A group that is gone already is
+// no error.
+func killGroup(pid int) error {
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+		return err
+	}
+	return nil
+}
+
+// envGuestAgent, in the environment of the stand-in, makes it the guest
+// agent of one exec (see guestAgent) rather than smolvm: its value is the
+// process group to kill. Main reads it, so that whatever runs Main as
+// smolvm (a test binary, the bench's stand-in) runs the guest agent too.
+const envGuestAgent = "SMOLVM_STAND_IN_GUEST_AGENT"
+
+// client is the guest agent that watches one exec's client.
+type client struct {
+	agent *exec.Cmd
+	pipe  *os.File // the end that only the client holds
+}
+
+// watchClient starts the guest agent of the command in process group
+// pgid: the stand-in itself, run again with envGuestAgent set and the
+// read end of a pipe as its stdin. The write end stays in this process
+// alone (Go opens every file close-on-exec), so that the agent reads the
+// end of its input exactly when the client is gone.
+func watchClient(pgid int) (*client, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	agent := &exec.Cmd{
+		Path:  self,
+		Args:  []string{os.Args[0]}, // as it was run, for a binary that tells its commands apart by name
+		Env:   append(os.Environ(), envGuestAgent+"="+strconv.Itoa(pgid)),
+		Stdin: r, // and no stdout or stderr, so that it holds none of the client's open
+		// Apart from the client's group, so that a signal to that group
+		// (the terminal's ^C) does not reach it before the client is gone.
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+	}
+	if err := agent.Start(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return &client{agent: agent, pipe: w}, nil
+}
+
+// stop ends the guest agent, its command having ended.
+func (c *client) stop() {
+	c.agent.Process.Kill()
+	c.agent.Wait()
+	c.pipe.Close()
+}
+
+// guestAgent is what smolvm's agent in the guest does for an exec whose
+// client goes away: it kills the command's process group. It waits for
+// the end of stdin, which comes when the client has exited or died.
+func guestAgent(pgid string) int {
+	pid, err := strconv.Atoi(pgid)
+	if err != nil || pid <= 1 {
+		fmt.Fprintf(os.Stderr, "smolvm stand-in: %s=%q is not a process group\n", envGuestAgent, pgid)
+		return 2
+	}
+	io.Copy(io.Discard, os.Stdin)
+	if err := killGroup(pid); err != nil {
+		fmt.Fprintln(os.Stderr, "smolvm stand-in: guest agent:", err)
+		return 1
+	}
+	return 0
 }
 
 // checkRunning refuses an exec in a machine that is not there or not

@@ -50,6 +50,9 @@ func start(c *call) int {
 			return nil, err
 		}
 		ms[i] = setStandIn(setStandIn(ms[i], "boot_env", string(env)), "hung", "false")
+		if err := makeDataDir(c.state, name); err != nil {
+			return nil, err
+		}
 		return ms, setVM(c.state, name, true)
 	})
 	if err != nil {
@@ -142,6 +145,10 @@ func remove(c *call) int {
 		i := find(ms, name)
 		if i < 0 {
 			return nil, vmNotFound(name)
+		}
+		// The machine's storage goes first, its data directory with it.
+		if err := os.RemoveAll(dataDir(c.state, name)); err != nil {
+			return nil, err
 		}
 		return slices.Delete(ms, i, i+1), nil
 	})

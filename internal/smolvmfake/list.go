@@ -2,12 +2,10 @@ package smolvmfake
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"strconv"
 	"text/tabwriter"
 
 	"github.com/tidwall/gjson"
@@ -61,51 +59,5 @@ func status(c *call) int {
 	if err := writeMachines(c.stdout, ms[i], c.version); err != nil {
 		return c.fail(err)
 	}
-	return 0
-}
-
-// egressEvents prints the refused connections of a machine: the newest
-// --limit of stand_in.egress_denials, oldest first, in smolvm's field
-// order. It never checks that the machine exists: an unknown one has none.
-func egressEvents(c *call) int {
-	limit := 200
-	if c.has("limit") {
-		n, err := strconv.ParseUint(c.flag("limit"), 10, 32)
-		if err != nil {
-			return c.usage("invalid value '%s' for '--limit <N>': %v", c.flag("limit"), errors.Unwrap(err))
-		}
-		limit = int(n)
-	}
-	ms, err := load(c.state)
-	if err != nil {
-		return c.fail(err)
-	}
-	events := []json.RawMessage{}
-	if i := find(ms, c.name()); i >= 0 {
-		if d := gjson.GetBytes(ms[i], "stand_in.egress_denials"); d.IsArray() {
-			for _, e := range d.Array() {
-				events = append(events, json.RawMessage(e.Raw))
-			}
-		}
-	}
-	events = events[max(0, len(events)-limit):]
-	if !c.has("json") {
-		if len(events) == 0 {
-			fmt.Fprintf(c.stdout, "No egress denials recorded for '%s'.\n", c.name())
-			return 0
-		}
-		w := tabwriter.NewWriter(c.stdout, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(w, "TIMESTAMP\tOP\tDESTINATION")
-		for _, e := range events {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", gjson.GetBytes(e, "timestamp"), gjson.GetBytes(e, "operation"), gjson.GetBytes(e, "dest"))
-		}
-		w.Flush()
-		return 0
-	}
-	b, err := json.MarshalIndent(events, "", "  ")
-	if err != nil {
-		return c.fail(err)
-	}
-	fmt.Fprintf(c.stdout, "%s\n", b)
 	return 0
 }

@@ -10,8 +10,9 @@
 //   - SMOLVM_CALLS: file to which every invocation appends its arguments as
 //     one line.
 //   - SMOLVM_FAIL: comma-separated commands (version, ls, status, create,
-//     start, exec, stop, delete, egress-events) that fail with exit status
-//     1 without doing anything, as smolvm fails: "Error: <kind>: <detail>".
+//     start, exec, stop, delete, egress-events, data-dir) that fail with
+//     exit status 1 without doing anything, as smolvm fails: "Error:
+//     <kind>: <detail>".
 //   - SMOLVM_DELAY: a Go duration to sleep before doing anything.
 //   - SMOLVM_VERSION: the version it reports and behaves as, default
 //     1.9.3. Before 1.8.0 --label is a usage error and machines are printed
@@ -21,13 +22,19 @@
 //     for the VM's agent to answer. A start interrupted then (SIGINT) or
 //     killed (SIGTERM, SIGKILL) leaves its VM running, as smolvm does.
 //
-// There are no VMs: a machine is an entry in the state file, exec runs its
-// command on this host, and the VMs that would run are the lines of the
-// file STATE.vms, one machine name each: start adds its machine's, stop
-// and start remove it, and delete removes it only for a machine recorded
-// as running or unreachable, so that the VM of a start that was killed
-// outlives a delete, as in smolvm. What a real machine would be made of is
-// kept in each entry under "stand_in", a key no smolvm prints, so that `ls
+// There are no VMs: a machine is an entry in the state file, and nothing
+// runs its workload (create's -- COMMAND is kept as its "cmd"; a machine
+// option after "--" gets smolvm's note). exec runs its command on this
+// host, in a process group of its own, killed as smolvm's guest agent
+// kills it on --timeout and when the smolvm client that ran it dies,
+// SIGKILL included (a second stand-in process, the guest agent, watches
+// the client for that), and, the stand-in's own choice, when the command
+// ends. The VMs that would run are the lines of the file STATE.vms, one
+// machine name each: start adds its machine's, stop and start remove it,
+// and delete removes it only for a machine recorded as running or
+// unreachable, so that the VM of a start that was killed outlives a
+// delete, as in smolvm. What a real machine would be made of is kept in
+// each entry under "stand_in", a key no smolvm prints, so that `ls
 // --json` and `status --json` show it to tests:
 //   - reach: what the guest could reach, by the table of smolvm's launch
 //     plan: "none", "tsi-open" (--net alone: everything, no policy),
@@ -40,7 +47,11 @@
 //   - env, workdir, volumes: create's -e, -w and -v as given.
 //   - hung (set by a test): the VM does not answer. ls and status take 3 s
 //     for it, as smolvm's ping does, and show it unreachable; exec fails.
-//   - egress_denials (set by a test): what egress-events prints.
+//
+// Each machine has a data directory, as in smolvm (`machine data-dir`
+// prints it): there a test appends to egress-denials.log the lines a VM's
+// network writes when it refuses a connection or a name, and
+// egress-events reads them back as smolvm does (see egress.go).
 //
 // Output is smolvm's: JSON keys sorted, entrypoint and cmd always arrays.
 // create makes smolvm's refusals: a bad name, a --allow-host with a port
@@ -68,6 +79,9 @@ import (
 // Main runs the stand-in with os.Args, os.Stdin, os.Stdout, os.Stderr and
 // returns the exit status.
 func Main() int {
+	if pgid, ok := os.LookupEnv(envGuestAgent); ok {
+		return guestAgent(pgid)
+	}
 	return Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
@@ -132,7 +146,8 @@ var commands = map[string]command{
 	}, command: true, run: execute},
 	"stop":          {opts: []opt{nameOpt}, run: stop},
 	"delete":        {opts: []opt{nameOpt, {long: "force", short: 'f'}, {long: "cascade"}}, required: []string{"name"}, run: remove},
-	"egress-events": {opts: []opt{nameOpt, {long: "limit", value: "N"}, {long: "json"}}, since: version{1, 8, 1}, run: egressEvents},
+	"egress-events": {opts: []opt{nameOpt, {long: "limit", value: "LIMIT"}, {long: "json"}}, since: version{1, 8, 1}, run: egressEvents},
+	"data-dir":      {opts: []opt{nameOpt}, required: []string{"name"}, run: dataDirOf},
 }
 
 // route finds the command args name and returns it with the arguments after it.

@@ -2,6 +2,13 @@
 // CLI. A bottle is one machine: its sidecars are daemons inside the agent's
 // bundle image, named to it in BOTTLE_SIDECAR_DAEMONS. It never needs
 // Docker.
+//
+// The agent's program, the bottle's session, is the machine's workload,
+// which smolvm launches, detached, at every start of the machine. smolvm
+// can neither join a workload nor say what it wrote, so that the backend
+// is no backend.Joiner: bottle-attach runs one command beside the program
+// (Exec), and the only log it reads (backend.Logger) is the machine's
+// refused connections, as the egress sidecar's.
 package smolmachines
 
 import (
@@ -44,6 +51,13 @@ type Config struct {
 
 // Backend is the smolmachines backend.
 type Backend struct{ cfg Config }
+
+var (
+	_ backend.Backend       = (*Backend)(nil)
+	_ backend.Finder        = (*Backend)(nil)
+	_ backend.OrphanRemover = (*Backend)(nil)
+	_ backend.Logger        = (*Backend)(nil)
+)
 
 // New returns the smolmachines backend.
 func New(cfg Config) *Backend { return &Backend{cfg: cfg} }

@@ -26,8 +26,10 @@ func TestParseListFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bottle := func(agent, attach, services, slug string) map[string]string {
-		return map[string]string{"dev.bottle.agent": agent, "dev.bottle.attach": attach, "dev.bottle.services": services, "dev.bottle.slug": slug}
+	// The fixtures' machines were made when an attach command was a
+	// label of its own, dev.bottle.attach; it is kept, and ignored.
+	bottle := func(agent, oldAttach, services, slug string) map[string]string {
+		return map[string]string{"dev.bottle.agent": agent, "dev.bottle.attach": oldAttach, "dev.bottle.services": services, "dev.bottle.slug": slug}
 	}
 	want := []machine{
 		{Name: "reviewer-3f9a1c", State: "running", CreatedAt: time.Unix(1795843200, 0).UTC(), Labels: bottle("reviewer", `["/bin/sh"]`, "egress,pipelock", "reviewer-3f9a1c")},

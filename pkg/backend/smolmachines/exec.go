@@ -13,13 +13,20 @@ import (
 	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
-// Attach runs the session's command through `smolvm machine exec`, with
-// the session's streams as its own: with a terminal (-i -t), smolvm is in
-// the terminal's foreground process group and sees window resizes itself;
-// with input only, -i; with neither, --stream, so that output arrives as
-// the command writes it rather than when it ends. It returns the command's
-// exit status, which smolvm passes through, unless that status is smolvm's
-// own failure (see execFailure).
+// Exec runs s.Command beside the machine's workload (the agent's
+// program, which smolvm started and which no smolvm command joins, so
+// that this backend is no backend.Joiner) through `smolvm machine exec`,
+// with the session's streams as its own: with a terminal (-i -t), smolvm
+// is in the terminal's foreground process group and sees window resizes
+// itself; with input only, -i; with neither, --stream, so that output
+// arrives as the command writes it rather than when it ends. It returns
+// the command's exit status, which smolvm passes through, unless that
+// status is smolvm's own failure (see execFailure).
+//
+// The command does not outlive its caller: smolvm's agent kills it, and
+// all it started, when the smolvm client goes away, and the client goes
+// with the caller, killed when ctx is done and, on Linux, when the caller
+// dies (see dieWithCaller).
 func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
 	name, err := machineOf(a)
 	if err != nil {
@@ -46,7 +53,7 @@ func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (i
 	}
 	stderr := &lastLine{w: s.Err}
 	run.Stdin, run.Stdout, run.Stderr = s.In, s.Out, stderr
-	err = run.Run()
+	err = dieWithCaller(run)
 	var exitErr *exec.ExitError
 	switch {
 	case ctx.Err() != nil:

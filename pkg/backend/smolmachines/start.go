@@ -109,7 +109,12 @@ const maxVCPUs = 16
 // createArgs builds `smolvm machine create`. Every value is its own argv
 // element; none can be read as a flag, because slugs, label keys, env keys,
 // image references and absolute paths never start with "-" (agentdef and
-// the slug check guarantee it), and the command follows "--".
+// the slug check guarantee it). The definition's command, the agent's
+// program, is the machine's workload: last, after "--", where smolvm
+// takes every word as the workload's (a machine option there would be
+// the workload's, and configure nothing), and which smolvm launches at
+// every start of the machine; without one, the image's own ENTRYPOINT and
+// CMD run.
 func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string) ([]string, error) {
 	image, err := imageOf(def)
 	if err != nil {
