@@ -126,7 +126,10 @@ var completingScope *LabelScope
 // completionTimeout bounds listing the running agents: a Tab must not hang.
 const completionTimeout = 5 * time.Second
 
-func (*RunningSlug) Complete(match string) []flags.Completion {
+// completingAgents lists the agents the binary would see: those carrying
+// the labels of the command line, running ones only unless all; none when
+// those labels are bad.
+func completingAgents(all bool) []agent.Agent {
 	var user map[string]string
 	if completingScope != nil {
 		if completingScope.check() != nil {
@@ -136,8 +139,12 @@ func (*RunningSlug) Complete(match string) []flags.Completion {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
 	defer cancel()
+	return Backends(os.Environ()).List(ctx, backend.Query{Labels: user, All: all}).Agents
+}
+
+func (*RunningSlug) Complete(match string) []flags.Completion {
 	var slugs []string
-	for _, a := range Backends(os.Environ()).List(ctx, backend.Query{Labels: user}).Agents {
+	for _, a := range completingAgents(false) {
 		slugs = append(slugs, a.Slug)
 	}
 	slices.Sort(slugs)
@@ -162,17 +169,8 @@ func (*AgentService) Complete(match string) []flags.Completion {
 	if err != nil {
 		return nil
 	}
-	var user map[string]string
-	if completingScope != nil {
-		if completingScope.check() != nil {
-			return nil
-		}
-		user = completingScope.Labels
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), completionTimeout)
-	defer cancel()
 	var services []string
-	for _, a := range Backends(os.Environ()).List(ctx, backend.Query{Labels: user, All: true}).Agents {
+	for _, a := range completingAgents(true) {
 		if a.Slug != ref.Slug || ref.Backend != "" && ref.Backend != a.Backend {
 			continue
 		}

@@ -25,11 +25,7 @@ const exitGrace = 2 * time.Second
 // line less and back, so that a full-screen program redraws what is on
 // it now.
 func (b *Backend) Join(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
-	h, ok := a.Handle.(handle)
-	if !ok {
-		return 0, backend.ErrNotFound
-	}
-	c, err := b.client()
+	c, h, err := b.handleOf(a)
 	if err != nil {
 		return 0, err
 	}

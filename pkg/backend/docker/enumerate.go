@@ -47,6 +47,17 @@ type handle struct {
 	volumes    []string          // the bottle's own volumes: its bottle-tether
 }
 
+// handleOf returns the Engine client and the handle of an agent that a
+// listing of this backend found; backend.ErrNotFound for any other.
+func (b *Backend) handleOf(a agent.Agent) (*client.Client, handle, error) {
+	h, ok := a.Handle.(handle)
+	if !ok {
+		return nil, handle{}, backend.ErrNotFound
+	}
+	c, err := b.client()
+	return c, h, err
+}
+
 // agents makes an agent of each agent container, and gives each the
 // containers and networks of its bottle: those carrying its slug.
 func (b *Backend) agents(items []container.Summary) []agent.Agent {

@@ -30,11 +30,7 @@ const tetherPath = tetherDir + "/bottle-tether"
 // or lost its terminal), bottle-tether ends the command with every process
 // it started.
 func (b *Backend) Exec(ctx context.Context, a agent.Agent, s backend.Session) (int, error) {
-	h, ok := a.Handle.(handle)
-	if !ok {
-		return 0, backend.ErrNotFound
-	}
-	c, err := b.client()
+	c, h, err := b.handleOf(a)
 	if err != nil {
 		return 0, err
 	}

@@ -22,20 +22,17 @@ import (
 // the program wrote it; a sidecar's is the Engine's stdout and stderr
 // multiplexed, taken apart here.
 func (b *Backend) Logs(ctx context.Context, a agent.Agent, service string, o backend.LogOptions, out io.Writer) error {
-	h, ok := a.Handle.(handle)
-	if !ok {
-		return backend.ErrNotFound
+	c, h, err := b.handleOf(a)
+	if err != nil {
+		return err
 	}
 	id, tty := h.container, true
 	if service != "" {
+		var ok bool
 		if id, ok = h.sidecars[service]; !ok {
 			return fmt.Errorf("no service %q: %w", service, backend.ErrNoLogs)
 		}
 		tty = false
-	}
-	c, err := b.client()
-	if err != nil {
-		return err
 	}
 	logs, err := c.ContainerLogs(ctx, id, logsOptions(o))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
-	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
 // Stop removes the containers, networks and volumes of the agent's bottle,
@@ -17,11 +16,7 @@ import (
 // networks and its volume of bottle-tether, also when some of them are
 // already gone.
 func (b *Backend) Stop(ctx context.Context, a agent.Agent) error {
-	h, ok := a.Handle.(handle)
-	if !ok {
-		return backend.ErrNotFound
-	}
-	c, err := b.client()
+	c, h, err := b.handleOf(a)
 	if err != nil {
 		return err
 	}
