@@ -24,8 +24,9 @@ func TestSessionOutlivesTerminals(t *testing.T) {
 	// A tick a second with the terminal's size; every line typed is echoed,
 	// and "quit" ends the program with status 3. Each tick also prints the
 	// detach keys, as a hostile program might to throw its user out: only
-	// keys the user types detach.
-	program := `i=0; while :; do i=$((i+1)); printf '\020\021'; echo "tick $i size $(stty size)"; ` +
+	// keys the user types detach. A full-screen program redraws when its
+	// window changes: this one says so.
+	program := `trap 'echo redraw' WINCH; i=0; while :; do i=$((i+1)); printf '\020\021'; echo "tick $i size $(stty size)"; ` +
 		`if read -t 1 k; then echo "key: $k"; [ "$k" = quit ] && exit 3; fi; done`
 	writeDefinition(t, def, `{"image": "`+testImage+`", "command": ["sh", "-c", `+strconv.Quote(program)+`]}`)
 	k.must("bottle-start", "--name", slug, def)
@@ -64,8 +65,11 @@ func TestSessionOutlivesTerminals(t *testing.T) {
 	mux.killServer()
 	waitUntil(t, "every bottle-attach to end with its terminal", func() bool { return !attachRunning(slug) })
 	mux = newTmux(t, k.env)
-	again := mux.open("again", 100, 30, "bottle-attach "+slug+"; echo EXIT=$?; sleep 600")
-	again.waitFor(`tick \d+ size 30 100`)
+	// Joined at the size it already has, the program is still asked to
+	// redraw: the join resizes it to a line less and back.
+	again := mux.open("again", 120, 40, "bottle-attach "+slug+"; echo EXIT=$?; sleep 600")
+	again.waitFor(`redraw`)
+	again.waitFor(`tick \d+ size 40 120`)
 	if tick := lastTick(t, again.screen()); tick <= beforeKill {
 		t.Fatalf("after the terminals went away the program is at tick %d, it was at %d", tick, beforeKill)
 	}
