@@ -33,7 +33,8 @@ type Definition struct {
 	Workdir   string            // absolute path inside the agent; default "/workspace" when Workspace is set, else ""
 	Workspace string            // absolute host directory, symlinks resolved (given relative to the definition file's own directory, or absolute); "" when absent
 	Sidecars  []Sidecar         // in file order
-	Egress    Egress
+	Egress    Egress            // its Allow holds every secret's hosts too
+	Secrets   []Secret          // sorted by name
 
 	// The agent's confinement on docker. The defaults are the strict ones;
 	// each key that weakens them must be written out in the definition.
@@ -85,6 +86,19 @@ type Sidecar struct {
 	CapAdd    []string
 	PidsLimit int // default DefaultPidsLimit
 	Limits        // defaults DefaultSidecarMemory and DefaultSidecarCPUs
+}
+
+// Secret is a value the agent may use but never holds: it sees a
+// placeholder under Name, and the egress proxy puts Value into requests
+// to Hosts in its place.
+type Secret struct {
+	Name     string   // the environment variable the agent sees: [A-Za-z_][A-Za-z0-9_]*
+	FromEnv  string   // the host's environment variable the value comes from, or ""
+	FromFile string   // the host file it comes from, absolute, or ""; exactly one of the two is set
+	Hosts    []string // patterns of egress.allow's grammar, normalised as Allow's are
+	// Value is the secret itself, "" until ResolveSecrets reads it on the
+	// host at start; never printed, logged or put in a label.
+	Value string
 }
 
 // Egress says where the agent may connect to.
