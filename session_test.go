@@ -114,9 +114,10 @@ func TestOneOffEndsWithItsClient(t *testing.T) {
 			return !strings.Contains(ps, strconv.Itoa(mark))
 		})
 	}
-	// Only the agent's own program, its init, and the ps asking remain.
+	// Only the agent's own program, its init, and the ps asking (with its
+	// tie, which may still be being started) remain.
 	ps := k.must("bottle-attach", slug, "--", "ps", "-o", "args")
-	known := regexp.MustCompile(`^(COMMAND|/sbin/docker-init -- sleep infinity|sleep infinity|/.bottle/bottle-tether (run [0-9a-f]{32} -- ps -o args|hold [0-9a-f]{32})|ps -o args)$`)
+	known := regexp.MustCompile(`^(COMMAND|/sbin/docker-init -- sleep infinity|sleep infinity|/.bottle/bottle-tether (run [0-9a-f]{32} -- ps -o args|hold [0-9a-f]{32})|ps -o args|\{runc:\[2:INIT\]\} runc init)$`)
 	for _, line := range strings.Split(strings.TrimSpace(ps), "\n") {
 		if !known.MatchString(strings.TrimSpace(line)) {
 			t.Errorf("a process left in the agent: %q; all of them:\n%s", line, ps)
@@ -224,7 +225,9 @@ type window struct {
 	name string
 }
 
-func (w *window) keys(keys ...string) { w.m.must(append([]string{"send-keys", "-t", w.name}, keys...)...) }
+func (w *window) keys(keys ...string) {
+	w.m.must(append([]string{"send-keys", "-t", w.name}, keys...)...)
+}
 
 func (w *window) screen() string {
 	out, _ := w.m.cmd("capture-pane", "-p", "-J", "-S", "-200", "-t", w.name)
