@@ -392,7 +392,7 @@ func parseLevels(s string) ([]int, error) {
 // --- Go benchmarks ----------------------------------------------------------
 
 // benchPackages hold the Go benchmarks of the hot pure parts.
-var benchPackages = []string{"./pkg/agent", "./pkg/backend/docker", "./pkg/backend/smolmachines"}
+var benchPackages = []string{"./pkg/agent", "./pkg/backend/docker", "./pkg/backend/smolmachines", "./pkg/egress"}
 
 // goBenchmarks runs them and keeps their result lines. A failure (the tree
 // is being edited, say) goes into the report instead of ending the run.

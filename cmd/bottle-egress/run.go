@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bottle-dev/bottle/internal/version"
 	"github.com/bottle-dev/bottle/pkg/egress"
@@ -19,8 +21,14 @@ import (
 // environment getenv reads, printing the version to stdout and its
 // messages and decision lines to stderr. It serves until listening fails
 // and returns the exit code: 0 for -h and -version, 1 if the listener fails
-// (or the proxy cannot read its network interfaces), 2 for bad usage, a bad
-// allowlist or a bad network to deny.
+// (or the proxy cannot read its network interfaces, or cannot write its
+// authority's certificate), 2 for bad usage, a bad allowlist, a bad network
+// to deny or bad secrets.
+//
+// With secrets ($BOTTLE_EGRESS_SECRETS), it makes an authority for this
+// bottle alone, constrained to the secrets' hosts, and writes its
+// certificate to $BOTTLE_EGRESS_CA_DIR before it listens; see
+// egress.NewAuthority.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bottle-egress", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -76,15 +84,71 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		deny = append(deny, n)
 	}
 
+	secrets, err := rules.DecodeSecrets(getenv(rules.EnvSecrets))
+	if err != nil {
+		// A JSON syntax error's text quotes a character of the input,
+		// which may be one of a secret's.
+		if serr := (*json.SyntaxError)(nil); errors.As(err, &serr) {
+			err = fmt.Errorf("not a JSON array of secrets: a syntax error at byte %d", serr.Offset)
+		}
+		fmt.Fprintf(stderr, "bottle-egress: $%s: %v\n", rules.EnvSecrets, err)
+		return 2
+	}
+	proxy := &egress.Proxy{Allow: allow, Log: stderr, Deny: deny, Secrets: secrets}
+	if len(secrets) > 0 {
+		dir := getenv(rules.EnvCADir)
+		if dir == "" {
+			fmt.Fprintf(stderr, "bottle-egress: $%s is set but $%s is not: nowhere to write the authority's certificate\n", rules.EnvSecrets, rules.EnvCADir)
+			return 2
+		}
+		var hosts []string
+		for _, s := range secrets {
+			hosts = append(hosts, s.Hosts...)
+		}
+		ca, err := egress.NewAuthority(hosts)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle-egress: cannot make the authority: %v\n", err)
+			return 1
+		}
+		path, err := ca.WriteCert(dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle-egress: cannot write the authority's certificate: %v\n", err)
+			return 1
+		}
+		proxy.Authority = ca
+		fmt.Fprintf(stderr, "bottle-egress: wrote %s, the certificate of this bottle's authority (valid until %s), %s\n",
+			path, ca.Certificate().NotAfter.UTC().Format(time.RFC3339), swapping(secrets))
+	}
+
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), allowing(allow.Patterns()), denying(deny))
-	err = egress.Serve(ln, &egress.Proxy{Allow: allow, Log: stderr, Deny: deny}, egress.DefaultLimits)
+	err = egress.Serve(ln, proxy, egress.DefaultLimits)
 	fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 	return 1
+}
+
+// swapping says which secrets the authority's line says the proxy swaps in
+// for which hosts: names and hosts, never values.
+func swapping(secrets []rules.Secret) string {
+	var each []string
+	for _, s := range secrets {
+		each = append(each, clean(s.Name)+" for "+strings.Join(s.Hosts, ", "))
+	}
+	return "swapping " + strings.Join(each, "; ")
+}
+
+// clean quotes s if it has anything but printable ASCII.
+func clean(s string) string {
+	for _, c := range []byte(s) {
+		if c < ' ' || c > '~' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // commaList splits a comma-separated variable, dropping the space around

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -160,4 +164,67 @@ func waitFor(t *testing.T, b *syncBuffer, pattern string) []string {
 	}
 	t.Fatalf("stderr:\n%s\nwant it to match %s", got.String(), pattern)
 	return nil
+}
+
+// TestRunSecrets: with secrets, bottle-egress writes its authority's
+// certificate to the CA directory and says so in one line with the
+// secrets' names and hosts, never their values.
+func TestRunSecrets(t *testing.T) {
+	const value = "sk-REAL-value-do-not-print"
+	dir := t.TempDir()
+	stderr := &syncBuffer{}
+	go run(nil, env(map[string]string{
+		rules.EnvListen:  "127.0.0.1:0",
+		rules.EnvAllow:   "api.example.test",
+		rules.EnvSecrets: rules.EncodeSecrets([]rules.Secret{{Name: "API_KEY", Placeholder: "ph-123", Value: value, Hosts: []string{"api.example.test"}}}),
+		rules.EnvCADir:   dir,
+	}), &bytes.Buffer{}, stderr)
+	waitFor(t, stderr, `^bottle-egress: wrote `+regexp.QuoteMeta(filepath.Join(dir, rules.CAFile))+`, the certificate of this bottle's authority \(valid until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\), swapping API_KEY for api\.example\.test\n`+
+		`bottle-egress: listening on 127\.0\.0\.1:\d+, allowing 1 pattern: api\.example\.test\n$`)
+	b, err := os.ReadFile(filepath.Join(dir, rules.CAFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("ca.pem:\n%s", b)
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || ca.Subject.CommonName != "bottle egress authority" || len(ca.PermittedDNSDomains) != 1 || ca.PermittedDNSDomains[0] != "api.example.test" {
+		t.Errorf("ca.pem: %v, %v", ca, err)
+	}
+
+	// Without secrets, no authority and no file.
+	empty := t.TempDir()
+	go run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0", rules.EnvCADir: empty}), &bytes.Buffer{}, stderr)
+	waitFor(t, stderr, `^bottle-egress: listening on 127\.0\.0\.1:\d+, allowing nothing\n$`)
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("without secrets, the CA directory has %d files", len(entries))
+	}
+}
+
+// TestRunSecretErrors: bad secrets are refused (2), a CA directory that
+// cannot be written fails (1), each with one line that has no value.
+func TestRunSecretErrors(t *testing.T) {
+	const value = "sk-REAL-value-do-not-print"
+	good := rules.EncodeSecrets([]rules.Secret{{Name: "API_KEY", Placeholder: "ph-123", Value: value, Hosts: []string{"api.example.test"}}})
+	dir := t.TempDir()
+	cases := []struct {
+		secrets, caDir string
+		code           int
+		pattern        string
+	}{
+		{`[{"name":"API_KEY","value":"` + value + `"x}]`, dir, 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS: not a JSON array of secrets: a syntax error at byte \d+\n$`},
+		{`[{"name":"API_KEY","placeholder":"p","value":"` + value + `"}]`, dir, 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS: secret API_KEY: no hosts\n$`},
+		{`[{"name":"API_KEY","placeholder":"p","value":"` + value + `","hosts":["https://x"]}]`, dir, 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS: secret API_KEY: "https://x" is a URL; give the host name alone\n$`},
+		{good, "", 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS is set but \$BOTTLE_EGRESS_CA_DIR is not: nowhere to write the authority's certificate\n$`},
+		{good, filepath.Join(dir, "missing"), 1, `^bottle-egress: cannot write the authority's certificate: .*\n$`},
+	}
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0", rules.EnvSecrets: c.secrets, rules.EnvCADir: c.caDir}), &stdout, &stderr)
+		if code != c.code || !regexp.MustCompile(c.pattern).MatchString(stderr.String()) || strings.Contains(stderr.String(), value) || strings.Contains(stderr.String(), "sk-") {
+			t.Errorf("secrets %s, CA dir %q: %d, stderr %q; want %d, matching %s", c.secrets, c.caDir, code, stderr.String(), c.code, c.pattern)
+		}
+	}
 }

@@ -14,6 +14,14 @@
 // Proxy), so that no DNS answer, however it changes, turns an allowed name
 // into a way into the bottle's host or its neighbours. Only an entry that is
 // an IPv4 address reaches such an address, and only that one.
+//
+// The proxy never looks inside a tunnel, with one exception: a proxy given
+// secrets (Proxy.Secrets) intercepts the CONNECTs, allowed as any other,
+// to its secrets' hosts, answers their TLS under a certificate of an
+// authority of its own (Authority, constrained to those hosts), swaps each
+// secret's placeholder for its value in the requests' header values, and
+// passes them on over TLS of its own to the host, through the same dialer
+// and its checks. The agent holds only the placeholder.
 package egress
 
 import (

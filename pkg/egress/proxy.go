@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +45,18 @@ type Proxy struct {
 	// Resolver looks up allowed names; nil means net.DefaultResolver.
 	Resolver *net.Resolver
 
+	// Secrets are swapped into the requests to their hosts: a CONNECT
+	// that the allowlist allows to a host of a secret is intercepted
+	// (see intercept.go) under a certificate Authority signs, which the
+	// proxy needs if there are secrets. Each swap is logged as
+	// "swap NAME for CONNECT HOST:PORT from CLIENT"; no log line has a
+	// secret's value.
+	Secrets   []rules.Secret
+	Authority *Authority
+	// UpstreamRoots verify the hosts of intercepted connections; nil
+	// means the system's roots.
+	UpstreamRoots *x509.CertPool
+
 	// beforeConnect, if set, is called with each connection attempt the
 	// guard lets through and may stop it, so that tests can see where the
 	// proxy would connect without leaving the loopback.
@@ -54,6 +67,7 @@ type Proxy struct {
 	setupErr error
 	guard    *guard
 	forward  *httputil.ReverseProxy
+	secrets  []*secret
 }
 
 // dialTimeout bounds connecting to a destination, all its addresses
@@ -80,7 +94,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if addr, ok := p.decide(w, r, host, port); ok {
-			p.tunnel(w, r, addr)
+			if secrets := p.secretsFor(addr); len(secrets) > 0 {
+				p.intercept(w, r, addr, secrets)
+			} else {
+				p.tunnel(w, r, addr)
+			}
 		}
 	case r.URL.IsAbs() && r.URL.Scheme == "http" && r.URL.Host != "":
 		port := r.URL.Port()
@@ -140,6 +158,18 @@ func (p *Proxy) setup() error {
 			return
 		}
 		p.guard = &guard{own: ownNetworks(addrs), deny: p.Deny}
+		for _, sec := range p.Secrets {
+			hosts, err := NewAllowlist(sec.Hosts)
+			if err != nil {
+				p.setupErr = fmt.Errorf("secret %s: %w", clean(sec.Name), err)
+				return
+			}
+			p.secrets = append(p.secrets, &secret{Secret: sec, hosts: hosts})
+		}
+		if len(p.secrets) > 0 && p.Authority == nil {
+			p.setupErr = errors.New("secrets need an authority to intercept their hosts' connections")
+			return
+		}
 		transport := &http.Transport{
 			Proxy:       nil, // never chain to a proxy from the environment
 			DialContext: p.dial,
@@ -209,6 +239,12 @@ func (p *Proxy) decide(w http.ResponseWriter, r *http.Request, host, port string
 // that connecting has ended with err: a denial if the guard refused the
 // address, else an allowed request, with why it failed if it did.
 func (p *Proxy) logConnected(r *http.Request, addr string, err error) {
+	p.logConnectedNote(r, addr, err, "")
+}
+
+// logConnectedNote is logConnected with a note for an allowed request that
+// got through.
+func (p *Proxy) logConnectedNote(r *http.Request, addr string, err error, note string) {
 	var refused *refusal
 	switch {
 	case errors.As(err, &refused):
@@ -216,7 +252,7 @@ func (p *Proxy) logConnected(r *http.Request, addr string, err error) {
 	case err != nil:
 		p.logDecision(r, "allow", addr, "cannot reach: "+err.Error())
 	default:
-		p.logDecision(r, "allow", addr, "")
+		p.logDecision(r, "allow", addr, note)
 	}
 }
 
@@ -238,6 +274,7 @@ func (p *Proxy) logLine(line string) {
 	if p.Log == nil {
 		return
 	}
+	line = p.scrub(line)
 	p.logMu.Lock()
 	defer p.logMu.Unlock()
 	p.Log.Write([]byte(line))

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -62,6 +63,10 @@ func Serve(ln net.Listener, p *Proxy, lim Limits) error {
 		ReadHeaderTimeout: lim.HeaderTimeout,
 		ReadTimeout:       lim.RequestTimeout,
 		IdleTimeout:       lim.IdleTimeout,
+		// An intercepted connection is served within the same limits.
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), limitsKey{}, lim)
+		},
 	}
 	return srv.Serve(ln)
 }
