@@ -62,6 +62,7 @@ type standIn struct {
 	Volumes   []string          `json:"volumes"`
 	Reach     string            `json:"reach"`
 	CreateEnv map[string]string `json:"create_env"`
+	Secrets   []secretRef       `json:"secrets"`
 	BootEnv   map[string]string `json:"boot_env"` // null until the first boot
 }
 
@@ -136,6 +137,13 @@ func create(c *call) int {
 	if !c.networkValues() {
 		return 2
 	}
+	var code int
+	if m.StandIn.Secrets, code = c.secretRefs("create machine"); code != 0 {
+		return code
+	}
+	if m.StandIn.Secrets == nil {
+		m.StandIn.Secrets = []secretRef{}
+	}
 	if err := checkName(m.Name); err != nil {
 		return c.fail(fmt.Errorf("config operation failed: create machine: %w", err))
 	}
@@ -190,7 +198,7 @@ func create(c *call) int {
 // createLongs are the long options of smolvm's create, those the
 // stand-in does not model included.
 var createLongs = func() []string {
-	longs := []string{"--storage", "--overlay", "--secret-env", "--secret-file", "--init", "--smolfile", "--from", "--max-image-size"}
+	longs := []string{"--storage", "--overlay", "--init", "--smolfile", "--from", "--max-image-size"}
 	for _, o := range createOpts {
 		longs = append(longs, "--"+o.long)
 	}

@@ -50,8 +50,16 @@ func execute(c *call) int {
 			return c.usage("invalid value '%s' for '--timeout <DURATION>': expected a duration above zero, such as 30s or 5m", c.flag("timeout"))
 		}
 	}
+	own, code := c.secretRefs("exec")
+	if code != 0 {
+		return code
+	}
 	name := c.name()
 	if code := c.checkRunning(name); code != 0 {
+		return code
+	}
+	guestEnv, code := c.guestEnv(name, own)
+	if code != 0 {
 		return code
 	}
 	ctx := context.Background()
@@ -84,7 +92,7 @@ func execute(c *call) int {
 	default:
 		outTo, errTo = &stdout, &stderr
 	}
-	cmd.Env = append(os.Environ(), envValues(c.flags["env"])...)
+	cmd.Env = append(os.Environ(), guestEnv...)
 	if w := c.flag("workdir"); w != "" {
 		if fi, err := os.Stat(w); err == nil && fi.IsDir() {
 			cmd.Dir = w
@@ -295,6 +303,32 @@ func (c *call) checkRunning(name string) int {
 		return c.fail(fmt.Errorf("agent operation failed: connect: machine '%s' does not answer", name))
 	}
 	return 0
+}
+
+// guestEnv is the environment smolvm gives an exec's command, on top of
+// the image's: the machine's create -e, then its secrets, read now, then
+// the exec's own secrets, then its -e, each winning over those before.
+// A secret that cannot be read fails the exec, as in smolvm.
+func (c *call) guestEnv(name string, own []secretRef) ([]string, int) {
+	ms, err := load(c.state)
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	var env []string
+	var stored []secretRef
+	if i := find(ms, name); i >= 0 {
+		for _, kv := range gjson.GetBytes(ms[i], "stand_in.env").Array() {
+			env = append(env, kv.String())
+		}
+		if stored, err = storedSecrets(ms[i]); err != nil {
+			return nil, c.fail(err)
+		}
+	}
+	secrets, err := resolveSecrets(append(stored, own...))
+	if err != nil {
+		return nil, c.fail(err)
+	}
+	return append(append(env, secrets...), envValues(c.flags["env"])...), 0
 }
 
 // checkStillRunning fails an exec whose machine stopped, or went, while

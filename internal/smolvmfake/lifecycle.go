@@ -45,6 +45,15 @@ func start(c *call) int {
 			fmt.Fprintf(c.stdout, "Machine '%s' already running (PID: %s)\n", name, gjson.GetBytes(ms[i], "pid").Raw)
 			return ms, nil
 		}
+		// The VM gets its secrets' values now, and a start that cannot read
+		// one fails, its VM not booted.
+		refs, err := storedSecrets(ms[i])
+		if err != nil {
+			return nil, err
+		}
+		if _, err := resolveSecrets(refs); err != nil {
+			return nil, err
+		}
 		env, err := json.Marshal(hardeningEnv())
 		if err != nil {
 			return nil, err

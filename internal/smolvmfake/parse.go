@@ -44,7 +44,11 @@ var (
 	labelOpt   = opt{long: "label", value: "KEY=VALUE", multi: true, since: labelsSince}
 	envOpt     = opt{long: "env", short: 'e', value: "KEY=VALUE", multi: true}
 	workdirOpt = opt{long: "workdir", short: 'w', value: "DIR"}
-	createOpts = []opt{
+	secretOpts = []opt{
+		{long: "secret-env", value: "GUEST=HOSTVAR", multi: true},
+		{long: "secret-file", value: "GUEST=/abs/path", multi: true},
+	}
+	createOpts = append([]opt{
 		nameOpt,
 		{long: "image", short: 'I', value: "IMAGE"},
 		labelOpt,
@@ -61,7 +65,7 @@ var (
 		{long: "network", value: "NAME"},
 		{long: "cpus", value: "N"},
 		{long: "mem", value: "MiB"},
-	}
+	}, secretOpts...)
 )
 
 // parse reads args the way clap does for cmd: options by long or short name

@@ -45,6 +45,8 @@
 //     SMOLVM_LANDLOCK as they were set (unset ones left out) for the create
 //     and for the start that booted the machine, whose VM would run with them.
 //   - env, workdir, volumes: create's -e, -w and -v as given.
+//   - secrets: create's --secret-env and --secret-file as smolvm stores
+//     them, only where each value comes from (see secrets.go).
 //   - hung (set by a test): the VM does not answer. ls and status take 3 s
 //     for it, as smolvm's ping does, and show it unreachable; exec fails.
 //
@@ -62,7 +64,7 @@
 // Resolution is modelled: IP addresses and well-formed host names resolve,
 // but not names under the reserved top-level domain "invalid" (RFC 6761),
 // nor "*.x". Where the specification gives no wording, the stand-in's is
-// its own. Not modelled: secrets, --storage, --overlay, --init, forks.
+// its own. Not modelled: --storage, --overlay, --init, forks.
 package smolvmfake
 
 import (
@@ -143,6 +145,7 @@ var commands = map[string]command{
 		{long: "timeout", value: "DURATION"},
 		{long: "stream"},
 		{long: "detach", short: 'd'},
+		secretOpts[0], secretOpts[1],
 	}, command: true, run: execute},
 	"stop":          {opts: []opt{nameOpt}, run: stop},
 	"delete":        {opts: []opt{nameOpt, {long: "force", short: 'f'}, {long: "cascade"}}, required: []string{"name"}, run: remove},

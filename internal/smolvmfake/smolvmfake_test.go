@@ -109,7 +109,7 @@ func TestRoundTrip(t *testing.T) {
 		"labels": map[string]any{"dev.bottle.agent": "reviewer", "dev.bottle.services": "", "k": "last"},
 		"stand_in": map[string]any{"env": []any{"X=1", "Y=2", "SMOLVM_STATE=" + state}, "workdir": "/work",
 			"volumes": []any{h + ":/g:ro", h2 + ":/g2"}, "reach": "allow-host example.com",
-			"create_env": map[string]any{}, "boot_env": nil},
+			"create_env": map[string]any{}, "boot_env": nil, "secrets": []any{}},
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(a[k], v) {
@@ -120,7 +120,7 @@ func TestRoundTrip(t *testing.T) {
 	want = map[string]any{
 		"image": nil, "cpus": 4.0, "memory_mib": 8192.0, "cmd": []any{}, "entrypoint": []any{}, "labels": map[string]any{}, "network": false, "mounts": 0.0,
 		"stand_in": map[string]any{"env": []any{}, "workdir": nil, "volumes": []any{}, "reach": "none",
-			"create_env": map[string]any{}, "boot_env": nil},
+			"create_env": map[string]any{}, "boot_env": nil, "secrets": []any{}},
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(b[k], v) {

@@ -190,6 +190,8 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 			d.CPUs, err = l.cpus(at, v)
 		case "smolmachines":
 			d.Smolmachines, err = l.smolmachines(at, v)
+		case "secrets":
+			d.Secrets, err = l.secrets(at, v)
 		}
 		return err
 	})
@@ -198,6 +200,9 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 	}
 	if d.Image == "" {
 		return nil, l.fail("image", "required")
+	}
+	if err := l.checkSecrets(d); err != nil {
+		return nil, err
 	}
 	if d.Workdir == "" && d.Workspace != "" {
 		d.Workdir = "/workspace"

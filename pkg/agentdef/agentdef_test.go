@@ -195,14 +195,14 @@ func TestLoadErrors(t *testing.T) {
 		// strict keys
 		{"unknown key near", `{"imag": "x"}`, "imag", `unknown key; did you mean "image"?`},
 		{"unknown key case", `{"Image": "x"}`, "Image", `unknown key; did you mean "image"?`},
-		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
-		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
-		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key far", `{` + valid + `, "volumes": []}`, "volumes", "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, secrets, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key odd", `{"a b\t": 1}`, `["a b\t"]`, "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, secrets, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"unknown key NUL", `{"\u0000": 1}`, `["\x00"]`, "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, secrets, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
 		{"unknown sidecar key", `{` + valid + `, "sidecars": [{"name": "a", "imgae": "x"}]}`, "sidecars[0].imgae", `unknown key; did you mean "image"?`},
 		{"unknown sidecar key far", `{` + valid + `, "sidecars": [{"name": "a", "privileged": true}]}`, "sidecars[0].privileged", `unknown key; the keys here are name, image, command, env, cap_add, pids_limit, memory, cpus`},
 		{"unknown egress key", `{` + valid + `, "egress": {"alow": []}}`, "egress.alow", `unknown key; did you mean "allow"?`},
 		{"unknown egress key far", `{` + valid + `, "egress": {"deny": []}}`, "egress.deny", `unknown key; the keys here are allow`},
-		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
+		{"first problem in file order", `{"bogus": 1, "image": 2}`, "bogus", "unknown key; the keys here are image, command, env, workdir, workspace, sidecars, egress, secrets, user, read_only, pids_limit, cap_add, memory, cpus, smolmachines"},
 		{"duplicate key", "{\"image\": \"a\",\n\"image\": \"b\"}", "image", "duplicate key (first given at line 1)"},
 		{"duplicate env key", "{" + valid + ",\n\"env\": {\n\"A\": \"1\",\n\"A\": \"2\"}}", "env.A", "duplicate key (first given at line 3)"},
 		{"duplicate unknown key", `{"x": 1, "x": 2}`, "x", "duplicate key (first given at line 1)"},
@@ -490,6 +490,7 @@ func FuzzLoad(f *testing.F) {
 		`{"image": "x", "memory": "1.5g", "cpus": 0.5, "sidecars": [{"name": "egress", "image": "y", "cap_add": ["KILL"]}]}`,
 		`{"image": "x", "sidecars": [{"name": "a", "image": "y", "env": {"A": "1"}}], "egress": {"allow": ["*.A.com."]}}`,
 		`{"image": "x", "image": "y"}`,
+		`{"image": "x", "env": {"A": "1"}, "secrets": {"B": {"from_env": "B", "hosts": ["API.x.com."]}, "A_1": {"from_file": "/t", "hosts": ["*.x.com", "api.x.com"]}}}`,
 		`{"image": [[[[]]]]}`,
 		"{\"image\": \"a\u0000\"}",
 		`{"env": {"": null}, "command": []}`,
@@ -531,6 +532,21 @@ func FuzzLoad(f *testing.F) {
 			labels = append(labels, s.Name, s.Image)
 		}
 		labels = append(labels, def.Egress.Allow...)
+		if !slices.IsSortedFunc(def.Secrets, func(a, b Secret) int { return strings.Compare(a.Name, b.Name) }) {
+			t.Fatalf("secrets not sorted: %+v", def.Secrets)
+		}
+		for _, s := range def.Secrets {
+			_, inEnv := def.Env[s.Name]
+			if !validSecretName(s.Name) || inEnv || (s.FromEnv == "") == (s.FromFile == "") || len(s.Hosts) == 0 || s.Value != "" ||
+				s.FromFile != "" && !filepath.IsAbs(s.FromFile) {
+				t.Fatalf("bad secret %+v", s)
+			}
+			for _, h := range s.Hosts {
+				if !slices.Contains(def.Egress.Allow, h) {
+					t.Fatalf("secret %s's host %q is not in egress.allow %q", s.Name, h, def.Egress.Allow)
+				}
+			}
+		}
 		for _, c := range append(def.CapAdd, capsOfSidecars(def)...) {
 			if !slices.Contains(SafeCapabilities, c) {
 				t.Fatalf("capability %q let through", c)

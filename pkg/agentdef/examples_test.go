@@ -21,8 +21,8 @@ func TestExamplesLoad(t *testing.T) {
 			t.Errorf("%v", err)
 			continue
 		}
-		if def.Name == "claude" && (def.Image != "bottle-claude:latest" || len(def.Egress.Allow) == 0 || def.Sidecars[0].Name != "egress") {
-			t.Errorf("claude.json is %+v: want the image the Dockerfile makes, behind the egress proxy", def)
+		if def.Name == "claude" && (def.Image != "bottle-claude:latest" || len(def.Secrets) != 1 || def.Egress.Allow[0] != "api.anthropic.com" || def.Sidecars[0].Name != "egress") {
+			t.Errorf("claude.json is %+v: want the image the Dockerfile makes, behind the egress proxy, its key a secret", def)
 		}
 	}
 }

@@ -34,6 +34,8 @@ var command = cli.Command{
 		fmt.Sprintf("Unless the definition's memory and cpus say otherwise, the agent may take at most %s of memory "+
 			"and %g CPUs of the host, and each sidecar %s and %g CPU. ",
 			units.BytesSize(agentdef.DefaultMemory), agentdef.DefaultCPUs, units.BytesSize(agentdef.DefaultSidecarMemory), agentdef.DefaultSidecarCPUs) +
+		"The definition's secrets are read now, from your environment or a file: on docker the agent sees " +
+		"a placeholder and only requests to a secret's hosts carry the value; on smolmachines smolvm puts the value into the machine. " +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
 		"2 on bad usage or a bad or untrusted agent definition, 130 or 143 when interrupted (after cleaning up). " +
 		"When stderr is a terminal it shows each step while it works.",
@@ -93,6 +95,11 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	}
 	def, err := agentdef.Load(rest[0], agentdef.ConfigFromEnv(os.Getenv))
 	if err != nil {
+		return err
+	}
+	// The secrets' values are read here, on the host, once: a secret that
+	// cannot be read is the definition's fault, before anything is made.
+	if err := def.ResolveSecrets(os.Getenv); err != nil {
 		return err
 	}
 	slug := opts.Name

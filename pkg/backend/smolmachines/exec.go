@@ -98,11 +98,18 @@ func (b *Backend) execFailure(ctx context.Context, name string, status int, last
 	}
 	for _, prefix := range smolvmErrors {
 		if strings.HasPrefix(last, prefix) {
+			if strings.Contains(last, secretFailure) {
+				failed += "; smolvm reads the agent's secrets again for every command: set the variable, or make the file readable, where you run this"
+			}
 			return errors.New(failed)
 		}
 	}
 	return nil
 }
+
+// secretFailure is in smolvm's message when it cannot read a secret
+// (--secret-env, --secret-file) of the machine's.
+const secretFailure = "resolve secret '"
 
 // lastLine passes what is written to w on and keeps the last line of it
 // that is not empty, at most maxLine bytes of its end.

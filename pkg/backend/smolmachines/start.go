@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -135,6 +136,11 @@ func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string)
 	for _, k := range sortedKeys(env) {
 		args = append(args, "-e", k+"="+env[k])
 	}
+	secrets, err := secretArgs(def.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, secrets...)
 	if def.Workdir != "" {
 		args = append(args, "-w", def.Workdir)
 	}
@@ -161,6 +167,29 @@ func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string)
 	}
 	if len(def.Command) > 0 {
 		args = append(append(args, "--"), def.Command...)
+	}
+	return args, nil
+}
+
+// secretArgs gives smolvm the definition's secrets by reference: only
+// where a value comes from is stored with the machine, never the value,
+// which smolvm reads from its own environment (the caller's, Config.Env)
+// or the host's file at every start and every exec, and puts into the
+// machine as the variable. It does enter the machine: unlike docker's
+// proxy, nothing keeps it out. smolvm refuses a file that is a symlink,
+// so a file is named by its real path.
+func secretArgs(secrets []agentdef.Secret) ([]string, error) {
+	var args []string
+	for _, s := range secrets {
+		if s.FromEnv != "" {
+			args = append(args, "--secret-env", s.Name+"="+s.FromEnv)
+			continue
+		}
+		file, err := filepath.EvalSymlinks(s.FromFile)
+		if err != nil {
+			return nil, fmt.Errorf("secrets.%s.from_file: %w", s.Name, err)
+		}
+		args = append(args, "--secret-file", s.Name+"="+file)
 	}
 	return args, nil
 }

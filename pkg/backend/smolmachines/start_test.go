@@ -1,6 +1,8 @@
 package smolmachines
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -185,5 +187,57 @@ func TestImageOf(t *testing.T) {
 		if tc.err == "" && (err != nil || image != tc.image) || tc.err != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.err)) {
 			t.Errorf("imageOf(%+v) = %q, %v; want %q, %q", tc.def, image, err, tc.image, tc.err)
 		}
+	}
+}
+
+// Secrets go to smolvm by reference, before "--", never by value; a file
+// by its real path, as smolvm refuses a symlink.
+func TestCreateArgsSecrets(t *testing.T) {
+	t.Parallel()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("sk-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(token, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	def := &agentdef.Definition{Name: "shell", Image: "x", Command: []string{"sleep", "infinity"},
+		Limits: agentdef.Limits{Memory: agentdef.DefaultMemory, CPUs: agentdef.DefaultCPUs},
+		Egress: agentdef.Egress{Allow: []string{"api.anthropic.com"}},
+		Secrets: []agentdef.Secret{
+			{Name: "ANTHROPIC_API_KEY", FromEnv: "MY_KEY", Hosts: []string{"api.anthropic.com"}, Value: "sk-env"},
+			{Name: "GH_TOKEN", FromFile: filepath.Join(dir, "link"), Hosts: []string{"api.anthropic.com"}, Value: "sk-file"},
+		}}
+	got, err := createArgs(agentOf("shell-000000", def), def, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"machine", "create", "--name", "shell-000000", "--image", "x",
+		"--label", "dev.bottle.agent=shell",
+		"--label", "dev.bottle.services=",
+		"--label", "dev.bottle.slug=shell-000000",
+		"--secret-env", "ANTHROPIC_API_KEY=MY_KEY",
+		"--secret-file", "GH_TOKEN=" + token,
+		"--cpus", "2", "--mem", "4096",
+		"--allow-host", "api.anthropic.com",
+		"--", "sleep", "infinity",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("createArgs =\n%q\nwant\n%q", got, want)
+	}
+	for _, a := range got {
+		if strings.Contains(a, "sk-") {
+			t.Errorf("a secret's value is in the arguments: %q", a)
+		}
+	}
+
+	def.Secrets = []agentdef.Secret{{Name: "GH_TOKEN", FromFile: filepath.Join(dir, "missing"), Hosts: []string{"a.com"}}}
+	if _, err := createArgs(agentOf("shell-000000", def), def, nil); err == nil || !strings.Contains(err.Error(), "secrets.GH_TOKEN.from_file: ") {
+		t.Errorf("a file gone since it was read: %v", err)
 	}
 }
