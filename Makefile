@@ -5,8 +5,9 @@ GO   ?= go
 BIN  ?= bin
 # busybox-static: the example and test images are made from it (no registry).
 # fzf and jq: the pipelines the README shows, and the tests that run them;
-# tmux: the terminals of the tests of sessions.
-DEBS := busybox-static fzf jq tmux
+# tmux: the terminals of the tests of sessions; ca-certificates: the roots
+# the egress proxy's image verifies hosts against.
+DEBS := busybox-static fzf jq tmux ca-certificates
 
 .PHONY: all deps build images demo test fuzz clean bench
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,8 +59,9 @@ func newRunID() string {
 	return hex.EncodeToString(b)
 }
 
-// The run's images: busybox for agents and sidecars, and bottle-egress
-// and bottle-tether built from this tree.
+// The run's images: busybox (with the tests' HTTPS server and client,
+// tlsecho) for agents and sidecars, and bottle-egress and bottle-tether
+// built from this tree.
 var (
 	testImage   = "bottle-test-" + run + ":latest"
 	egressImage = "bottle-test-egress-" + run + ":latest"
@@ -118,26 +120,33 @@ func (w withEngine) Run() int {
 
 func importImages(ctx context.Context, engine *client.Client) error {
 	marks := map[string]string{runLabel: run}
-	if err := scratchimage.Busybox(ctx, engine, testImage, marks); err != nil {
-		return err
-	}
 	dir, err := os.MkdirTemp("", "bottle-images")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	for _, name := range []string{"bottle-egress", "bottle-tether"} {
-		build := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+	for _, cmd := range []string{"cmd/bottle-egress", "cmd/bottle-tether", "internal/tlsecho"} {
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(cmd)), "./"+cmd)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", name, err, out)
+			return fmt.Errorf("building %s: %v\n%s", cmd, err, out)
 		}
 	}
-	if err := scratchimage.Binary(ctx, engine, egressImage, filepath.Join(dir, "bottle-egress"), marks); err != nil {
+	if authority, err = newTestAuthority(); err != nil {
+		return err
+	}
+	if err := scratchimage.Busybox(ctx, engine, testImage, marks, authority.pem, filepath.Join(dir, "tlsecho")); err != nil {
+		return err
+	}
+	if err := scratchimage.Egress(ctx, engine, egressImage, filepath.Join(dir, "bottle-egress"), authority.pem, marks); err != nil {
 		return err
 	}
 	return scratchimage.Tether(ctx, engine, tetherImage, filepath.Join(dir, "bottle-tether"), marks)
 }
+
+// authority is the run's stand-in for the public authorities: its egress
+// image trusts it alone, and its busybox image has it as its roots.
+var authority *testAuthority
 
 // engineClient returns a client of the Engine the tests use, or why there is none.
 func engineClient() (*client.Client, error) {
@@ -239,6 +248,7 @@ func TestScripts(t *testing.T) {
 			"envsubst":           cmdEnvsubst,
 			"docker-objects":     cmdDockerObjects,
 			"docker-shutdown":    cmdDockerShutdown,
+			"docker-inspect":     cmdDockerInspect,
 			"docker-create":      cmdDockerCreate,
 			"docker-rm":          cmdDockerRm,
 			"docker-stop":        cmdDockerStop,
@@ -496,6 +506,19 @@ func cmdDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// docker-inspect CONTAINER: prints what the Engine says of the container,
+// as `docker inspect` does (the JSON of its configuration and state).
+func cmdDockerInspect(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-inspect CONTAINER")
+	}
+	info, err := mustEngine(ts).ContainerInspect(context.Background(), args[0], client.ContainerInspectOptions{})
+	ts.Check(err)
+	out, err := json.MarshalIndent(info.Container, "", "  ")
+	ts.Check(err)
+	fmt.Fprintln(ts.Stdout(), string(out))
+}
+
 // docker-shutdown SLUG: stops every container of the bottle as the Engine
 // does when it shuts down (SIGTERM, then SIGKILL after a grace period), so
 // that a script can see what a bottle is after an Engine restart without
@@ -555,9 +578,11 @@ func cmdDockerLogs(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 }
 
-// docker-server [-inside] NAME SLUG ALIAS...: stands in for the internet:
-// a web server of the test image answering "hello from the internet" under
-// the aliases, on a network of its own in 198.18.0.0/15 (a range that, like
+// docker-server [-inside] [-tls] NAME SLUG ALIAS...: stands in for the
+// internet: a web server of the test image answering "hello from the
+// internet" under the aliases (with -tls, tlsecho serving HTTPS on 443 with
+// a certificate for them from the run's authority, which the run's egress
+// image trusts), on a network of its own in 198.18.0.0/15 (a range that, like
 // the internet's, is neither private nor the bottle's) to which the egress
 // sidecar of the agent SLUG is connected. With -inside the server sits on
 // the bottle's own egress network instead, as a host on the egress side
@@ -568,8 +593,12 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 	if inside {
 		args = args[1:]
 	}
+	tlsServer := len(args) > 0 && args[0] == "-tls"
+	if tlsServer {
+		args = args[1:]
+	}
 	if neg || len(args) < 3 {
-		ts.Fatalf("usage: docker-server [-inside] NAME SLUG ALIAS...")
+		ts.Fatalf("usage: docker-server [-inside] [-tls] NAME SLUG ALIAS...")
 	}
 	name, slug, aliases := args[0], args[1], args[2:]
 	c, ctx := mustEngine(ts), context.Background()
@@ -588,13 +617,19 @@ func cmdDockerServer(ts *testscript.TestScript, neg bool, args []string) {
 		_, err := c.NetworkConnect(ctx, netID, client.NetworkConnectOptions{Container: slug + ".egress"})
 		ts.Check(err)
 	}
+	cfg := &container.Config{
+		Image:  testImage,
+		Cmd:    []string{"sh", "-c", "mkdir /www && echo hello from the internet > /www/index.html && exec httpd -f -p 80 -h /www"},
+		Labels: marks,
+	}
+	if tlsServer {
+		cert, key, err := authority.serverPair(aliases)
+		ts.Check(err)
+		cfg.Cmd, cfg.Env = []string{"tlsecho", "serve"}, []string{"TLSECHO_CERT=" + string(cert), "TLSECHO_KEY=" + string(key)}
+	}
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: name,
-		Config: &container.Config{
-			Image:  testImage,
-			Cmd:    []string{"sh", "-c", "mkdir /www && echo hello from the internet > /www/index.html && exec httpd -f -p 80 -h /www"},
-			Labels: marks,
-		},
+		Name:       name,
+		Config:     cfg,
 		HostConfig: &container.HostConfig{NetworkMode: container.NetworkMode(netID)},
 		NetworkingConfig: &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 			netID: {Aliases: aliases},

@@ -19,7 +19,7 @@ import (
 )
 
 // The images of the example agents: busybox for the agents and the web
-// sidecar, bottle-egress alone for the egress sidecar; and bottle-tether,
+// sidecar, bottle-egress with the host's roots for the egress sidecar; and bottle-tether,
 // which every docker bottle takes its /.bottle from.
 const (
 	demo   = "bottle-demo:latest"
@@ -52,10 +52,10 @@ func run(bin string) error {
 	labels := map[string]string{"dev.bottle.example": "true"}
 	c, err := client.New(client.FromEnv)
 	if err == nil {
-		err = scratchimage.Busybox(context.Background(), c, demo, labels)
+		err = scratchimage.Busybox(context.Background(), c, demo, labels, nil)
 	}
 	if err == nil {
-		err = scratchimage.Binary(context.Background(), c, egress, filepath.Join(bin, "bottle-egress"), labels)
+		err = egressImage(c, filepath.Join(bin, "bottle-egress"), labels)
 	}
 	if err == nil {
 		err = scratchimage.Tether(context.Background(), c, tether, filepath.Join(bin, "bottle-tether"), labels)
@@ -67,4 +67,16 @@ func run(bin string) error {
 	fmt.Println(egress)
 	fmt.Println(tether)
 	return nil
+}
+
+// hostRoots is where Debian's ca-certificates keeps the roots the egress
+// proxy verifies the hosts it opens TLS to against, for secrets.
+const hostRoots = "/etc/ssl/certs/ca-certificates.crt"
+
+func egressImage(c *client.Client, binary string, labels map[string]string) error {
+	roots, err := os.ReadFile(hostRoots)
+	if err != nil {
+		return fmt.Errorf("%w (install Debian's ca-certificates)", err)
+	}
+	return scratchimage.Egress(context.Background(), c, egress, binary, roots, labels)
 }

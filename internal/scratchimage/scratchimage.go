@@ -27,9 +27,11 @@ const busyboxPath = "/bin/busybox"
 
 // Busybox creates the image ref: a root file system holding busybox and a
 // link for each of its applets, a root user, /tmp and /workspace, with the
-// given labels and a shell as its command.
-func Busybox(ctx context.Context, c *client.Client, ref string, labels map[string]string) error {
-	rootfs, err := busyboxRootfs()
+// given labels and a shell as its command; roots, when there are any, as
+// its system roots (PEM certificates in /etc/ssl/certs/ca-certificates.crt);
+// and each static executable of extra in /usr/local/bin.
+func Busybox(ctx context.Context, c *client.Client, ref string, labels map[string]string, roots []byte, extra ...string) error {
+	rootfs, err := busyboxRootfs(roots, extra...)
 	if err != nil {
 		return err
 	}
@@ -47,12 +49,49 @@ func Binary(ctx context.Context, c *client.Client, ref, path string, labels map[
 	return importRootfs(ctx, c, ref, rootfs, labels, fmt.Sprintf(`CMD ["/%s"]`, name), "USER 65534:65534")
 }
 
+// Egress creates the image ref of the egress proxy, the static binary at
+// path, as /NAME, run as an unprivileged user, with roots (PEM
+// certificates) as the system's roots it verifies hosts against, and the
+// directory /ca owned by that user: a volume mounted there when the
+// container is made takes that owner, so the proxy can write its
+// authority's certificate into it.
+func Egress(ctx context.Context, c *client.Client, ref, path string, roots []byte, labels map[string]string) error {
+	name := filepath.Base(path)
+	bin, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := checkStatic(path, bin); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	epoch := time.Unix(0, 0)
+	for _, dir := range []string{"etc/", "etc/ssl/", "etc/ssl/certs/"} {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: epoch})
+	}
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Size: int64(len(roots)), ModTime: epoch})
+	tw.Write(roots)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "ca/", Mode: 0o755, Uid: unprivileged, Gid: unprivileged, ModTime: epoch})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch})
+	tw.Write(bin)
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return importRootfs(ctx, c, ref, &buf, labels, fmt.Sprintf(`CMD ["/%s"]`, name), fmt.Sprintf("USER %d:%d", unprivileged, unprivileged))
+}
+
+// unprivileged is the user and group the sidecar images run as: nobody.
+const unprivileged = 65534
+
 // Tether creates the image ref holding only the static bottle-tether at
-// path, as /.bottle/bottle-tether: a container made of it, never started,
-// fills a bottle's empty volume at /.bottle with it, which the agent's
-// container then mounts read-only, whatever the agent's own image.
+// path, as /.bottle/bottle-tether, and the empty directory /.bottle/ca
+// where a bottle with secrets mounts its authority: a container made of
+// it, never started, fills a bottle's empty volume at /.bottle with them,
+// which the agent's container then mounts read-only, whatever the agent's
+// own image.
 func Tether(ctx context.Context, c *client.Client, ref, path string, labels map[string]string) error {
-	rootfs, err := binaryRootfs(path, ".bottle/bottle-tether")
+	rootfs, err := binaryRootfs(path, ".bottle/bottle-tether", ".bottle/ca/")
 	if err != nil {
 		return err
 	}
@@ -60,8 +99,9 @@ func Tether(ctx context.Context, c *client.Client, ref, path string, labels map[
 }
 
 // binaryRootfs is a root file system holding the static executable at
-// path as name, and the directories above it.
-func binaryRootfs(path, name string) (io.Reader, error) {
+// path as name, the directories above it, and the empty directories dirs
+// (each ending in "/") beside it.
+func binaryRootfs(path, name string, dirs ...string) (io.Reader, error) {
 	bin, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -76,6 +116,9 @@ func binaryRootfs(path, name string) (io.Reader, error) {
 	}
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0)})
 	tw.Write(bin)
+	for _, dir := range dirs {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: time.Unix(0, 0)})
+	}
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
@@ -118,7 +161,7 @@ func streamError(ref string, r io.Reader) error {
 	}
 }
 
-func busyboxRootfs() (io.Reader, error) {
+func busyboxRootfs(roots []byte, extra ...string) (io.Reader, error) {
 	bin, err := os.ReadFile(busyboxPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w (install Debian's busybox-static)", err)
@@ -150,6 +193,19 @@ func busyboxRootfs() (io.Reader, error) {
 		tw.Write(data)
 	}
 	addFile("bin/busybox", 0o755, bin)
+	if roots != nil {
+		addFile("etc/ssl/certs/ca-certificates.crt", 0o644, roots)
+	}
+	for _, path := range extra {
+		bin, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkStatic(path, bin); err != nil {
+			return nil, err
+		}
+		addFile("usr/local/bin/"+filepath.Base(path), 0o755, bin)
+	}
 	addFile("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"))
 	addFile("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n"))
 	addDir("tmp", 0o1777)
@@ -188,7 +244,7 @@ func checkStatic(path string, bin []byte) error {
 // into dir, replacing what was there: the form of a local image that
 // smolvm takes as a directory, where the Engine takes an import.
 func WriteBusybox(dir string) error {
-	rootfs, err := busyboxRootfs()
+	rootfs, err := busyboxRootfs(nil)
 	if err != nil {
 		return err
 	}

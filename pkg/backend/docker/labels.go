@@ -50,8 +50,12 @@ func isNetworkOf(slug, name string) bool {
 
 // isVolumeOf reports whether a volume an agent container of the bottle
 // slug has mounted is the bottle's own, by the name Start gives it: its
-// network's, and ".tether".
+// network's, and ".tether" or ".ca".
 func isVolumeOf(slug, name string) bool {
-	network, ok := strings.CutSuffix(name, "."+tetherVolumeSuffix)
-	return ok && isNetworkOf(slug, network) && !strings.HasSuffix(network, "."+EgressSidecar)
+	for _, suffix := range []string{tetherVolumeSuffix, caVolumeSuffix} {
+		if network, ok := strings.CutSuffix(name, "."+suffix); ok {
+			return isNetworkOf(slug, network) && !strings.HasSuffix(network, "."+EgressSidecar)
+		}
+	}
+	return false
 }

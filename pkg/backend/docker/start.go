@@ -59,6 +59,9 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if len(def.Egress.Allow) > 0 && !hasEgress {
 		return agent.Agent{}, fmt.Errorf("egress.allow needs a sidecar named %q to enforce it (the agent's network has no other way out)", EgressSidecar)
 	}
+	if len(def.Secrets) > 0 && !hasEgress {
+		return agent.Agent{}, fmt.Errorf("secrets need a sidecar named %q: it is what puts them into the agent's requests", EgressSidecar)
+	}
 	// Refused before anything is made: an Engine that would leave the
 	// host reachable, a workspace that holds the Engine itself.
 	isolation, err := hostIsolation(ctx, c)
@@ -98,9 +101,23 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err != nil {
 		return agent.Agent{}, err
 	}
+	volumes := []mount.Mount{{Type: mount.TypeVolume, Source: tether, Target: tetherDir, ReadOnly: true}}
+	// Secrets: the agent holds placeholders, the egress sidecar the
+	// values, and their volume the bottle's authority.
+	secrets := placeholders(def.Secrets)
+	var caVolume string
+	if len(secrets) > 0 {
+		if caVolume, err = made.volume(ctx, name+"."+caVolumeSuffix, common); err != nil {
+			return agent.Agent{}, err
+		}
+		volumes = append(volumes, mount.Mount{Type: mount.TypeVolume, Source: caVolume, Target: agentCADir, ReadOnly: true})
+	}
 	env := def.Env
 	if hasEgress {
 		env = withProxy(env, services)
+	}
+	if len(secrets) > 0 {
+		env = withSecrets(env, secrets)
 	}
 	agentID, err := made.container(ctx, "agent", slug, inside, nil, &container.Config{
 		Hostname:   slug,
@@ -112,7 +129,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		Tty:        true,
 		OpenStdin:  true,
 		Labels:     with(common, labels.Role, labels.RoleAgent),
-	}, agentHostConfig(def, tether))
+	}, agentHostConfig(def, volumes))
 	if err != nil {
 		return agent.Agent{}, err
 	}
@@ -123,6 +140,9 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		env := s.Env
 		if s.Name == EgressSidecar {
 			env = with(env, rules.EnvAllow, strings.Join(def.Egress.Allow, ","), rules.EnvDeny, strings.Join(deny, ","))
+			if len(secrets) > 0 {
+				env = with(env, rules.EnvSecrets, rules.EncodeSecrets(secrets), rules.EnvCADir, egressCADir)
+			}
 		}
 		what := "sidecar " + s.Name
 		cfg := &container.Config{
@@ -137,6 +157,9 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 			// whatever its image says, it runs as nobody on a root it
 			// cannot change.
 			cfg.User, hc.ReadonlyRootfs = egressUser, true
+			if caVolume != "" {
+				hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: caVolume, Target: egressCADir}}
+			}
 		}
 		sidecarIDs[i], err = made.container(ctx, what, slug+"."+s.Name, inside, []string{s.Name}, cfg, hc)
 		if err == nil && s.Name == EgressSidecar {
@@ -159,6 +182,12 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	})
 	if err != nil {
 		return agent.Agent{}, err
+	}
+	if len(secrets) > 0 {
+		progress.Say(ctx, "giving %s its certificate authority", slug)
+		if err := installBundle(ctx, c, sidecarIDs[slices.Index(services, EgressSidecar)], agentID); err != nil {
+			return agent.Agent{}, err
+		}
 	}
 	progress.Say(ctx, "starting the agent %s", slug)
 	if err := startContainer(ctx, c, "agent", agentID); err != nil {
@@ -228,13 +257,13 @@ func confined(capAdd []string, pidsLimit int, limits agentdef.Limits) *container
 
 // agentHostConfig confines the agent: as every container of the bottle, with
 // no host paths but its mounts, and optionally a read-only root. Its
-// program runs under the Engine's init, and bottle-tether is on the
-// volume tether, read-only.
-func agentHostConfig(def *agentdef.Definition, tether string) *container.HostConfig {
+// program runs under the Engine's init, and it has the bottle's own
+// volumes: bottle-tether's, and the authority's when it has secrets.
+func agentHostConfig(def *agentdef.Definition, volumes []mount.Mount) *container.HostConfig {
 	hc := confined(def.CapAdd, def.PidsLimit, def.Limits)
 	hc.ReadonlyRootfs = def.ReadOnly
 	hc.Init = new(true)
-	hc.Mounts = append(mounts(def), mount.Mount{Type: mount.TypeVolume, Source: tether, Target: tetherDir, ReadOnly: true})
+	hc.Mounts = append(mounts(def), volumes...)
 	if def.ReadOnly {
 		hc.Tmpfs = map[string]string{"/tmp": "rw,nosuid,nodev"}
 	}
@@ -266,16 +295,15 @@ const tetherVolumeSuffix = "tether"
 // That works whatever the agent's image, its root file system read-only
 // or not, and on an Engine that is not on this host.
 func (m *created) tetherVolume(ctx context.Context, name, image string, marks map[string]string) (string, error) {
-	vol, err := m.c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: marks})
+	vol, err := m.volume(ctx, name, marks)
 	if err != nil {
-		return "", fmt.Errorf("creating volume %s: %w", name, err)
+		return "", err
 	}
-	m.volumes = append(m.volumes, vol.Volume.Name)
 	res, err := m.c.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Config: &container.Config{Image: image, Labels: marks},
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none",
-			Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: vol.Volume.Name, Target: tetherDir}},
+			Mounts:      []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: tetherDir}},
 		},
 	})
 	switch {
@@ -288,6 +316,16 @@ func (m *created) tetherVolume(ctx context.Context, name, image string, marks ma
 		m.containers = append(m.containers, res.ID)
 		return "", fmt.Errorf("bottle-tether: %w", err)
 	}
+	return vol, nil
+}
+
+// volume creates the volume name with the bottle's marks.
+func (m *created) volume(ctx context.Context, name string, marks map[string]string) (string, error) {
+	vol, err := m.c.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: marks})
+	if err != nil {
+		return "", fmt.Errorf("creating volume %s: %w", name, err)
+	}
+	m.volumes = append(m.volumes, vol.Volume.Name)
 	return vol.Volume.Name, nil
 }
 

@@ -29,7 +29,7 @@ func setup(t *testing.T) (*client.Client, *agentdef.Definition, string, map[stri
 	labels := map[string]string{"bottle-test": slug}
 	image := "bottle-test-" + slug + ":latest"
 	tether := "bottle-test-tether-" + slug + ":latest"
-	if err := scratchimage.Busybox(context.Background(), engine, image, labels); err != nil {
+	if err := scratchimage.Busybox(context.Background(), engine, image, labels, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := scratchimage.Tether(context.Background(), engine, tether, "/bin/busybox", labels); err != nil {

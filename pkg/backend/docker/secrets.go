@@ -1,0 +1,182 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/egress/rules"
+)
+
+// The bottle's authority, on its own volume: the egress sidecar writes its
+// certificate there (egressCADir, writable by it alone); the agent mounts
+// the volume read-only at agentCADir and trusts the bundle made of its
+// image's own roots and that certificate.
+const (
+	caVolumeSuffix = "ca"
+	egressCADir    = "/ca"
+	agentCADir     = agentdef.ToolDir + "/ca"
+	bundleFile     = "bundle.pem"
+)
+
+// caVariables are what common tools read their roots from: each is
+// pointed at the bundle, or, for Node, which adds to its own, at the
+// authority alone.
+var caVariables = []string{"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_SSL_CAINFO"}
+
+// imageRoots are where images keep their system roots, in the order
+// tried: Debian, Ubuntu and Alpine; Fedora and RHEL; an older Alpine.
+var imageRoots = []string{
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/ssl/cert.pem",
+}
+
+// caWait bounds how long Start waits for the egress sidecar's authority.
+const caWait = 15 * time.Second
+
+// placeholders gives each secret a placeholder of this bottle's own,
+// worth nothing anywhere else, and returns what the proxy is handed.
+func placeholders(secrets []agentdef.Secret) []rules.Secret {
+	out := make([]rules.Secret, len(secrets))
+	for i, s := range secrets {
+		b := make([]byte, 16)
+		rand.Read(b)
+		out[i] = rules.Secret{Name: s.Name, Placeholder: "bottle-placeholder-" + hex.EncodeToString(b), Value: s.Value, Hosts: s.Hosts}
+	}
+	return out
+}
+
+// withSecrets gives the agent each secret's placeholder under its name,
+// and the bundle to trust.
+func withSecrets(env map[string]string, secrets []rules.Secret) map[string]string {
+	for _, s := range secrets {
+		env = with(env, s.Name, s.Placeholder)
+	}
+	for _, v := range caVariables {
+		env = with(env, v, agentCADir+"/"+bundleFile)
+	}
+	return with(env, "NODE_EXTRA_CA_CERTS", agentCADir+"/"+rules.CAFile)
+}
+
+// installBundle waits for the egress sidecar to write its authority's
+// certificate, reads the roots of the agent's image from its container
+// (made, not started), and writes the two together as the bundle the
+// agent trusts, through the egress sidecar's writable mount of their
+// volume.
+func installBundle(ctx context.Context, c *client.Client, egressID, agentID string) error {
+	ca, err := waitForFile(ctx, c, egressID, path.Join(egressCADir, rules.CAFile))
+	if err != nil {
+		return fmt.Errorf("egress: its certificate authority: %w", err)
+	}
+	roots, err := imageRootsOf(ctx, c, agentID)
+	if err != nil {
+		return fmt.Errorf("agent: its image's roots: %w", err)
+	}
+	if len(roots) > 0 && roots[len(roots)-1] != '\n' {
+		roots = append(roots, '\n')
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	bundle := append(roots, ca...)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: bundleFile, Mode: 0o644, Size: int64(len(bundle)), ModTime: time.Now()})
+	tw.Write(bundle)
+	tw.Close()
+	if _, err := c.CopyToContainer(ctx, egressID, client.CopyToContainerOptions{DestinationPath: egressCADir, Content: &buf}); err != nil {
+		return fmt.Errorf("egress: writing the agent's roots: %w", err)
+	}
+	return nil
+}
+
+// waitForFile returns the content of the regular file at p in the
+// container once it is there.
+func waitForFile(ctx context.Context, c *client.Client, id, p string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, caWait)
+	defer cancel()
+	for {
+		content, err := readFile(ctx, c, id, p)
+		if err == nil {
+			return content, nil
+		}
+		if !cerrdefs.IsNotFound(err) {
+			return nil, err
+		}
+		info, ierr := c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+		if ierr == nil && info.Container.State != nil && !info.Container.State.Running {
+			return nil, fmt.Errorf("the sidecar ended (exit status %d) before writing %s: see bottle-logs SLUG egress", info.Container.State.ExitCode, p)
+		}
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return nil, fmt.Errorf("%s not written within %s", p, caWait)
+			}
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// imageRootsOf reads the first of imageRoots the container's image has,
+// following a symbolic link once; none is no roots.
+func imageRootsOf(ctx context.Context, c *client.Client, id string) ([]byte, error) {
+	for _, p := range imageRoots {
+		content, err := readFile(ctx, c, id, p)
+		var link symlink
+		if errors.As(err, &link) {
+			target := string(link)
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(p), target)
+			}
+			content, err = readFile(ctx, c, id, target)
+		}
+		switch {
+		case err == nil:
+			return content, nil
+		case !cerrdefs.IsNotFound(err) && !errors.As(err, &link):
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// maxRoots bounds what is read of a file of roots.
+const maxRoots = 4 << 20
+
+// symlink is readFile's answer for a symbolic link: its target.
+type symlink string
+
+func (l symlink) Error() string { return "a symbolic link to " + string(l) }
+
+// readFile reads the regular file at p in the container through the
+// Engine's archive endpoint.
+func readFile(ctx context.Context, c *client.Client, id, p string) ([]byte, error) {
+	res, err := c.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p})
+	if err != nil {
+		return nil, err
+	}
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	h, err := tr.Next()
+	switch {
+	case err != nil:
+		return nil, err
+	case h.Typeflag == tar.TypeSymlink:
+		return nil, symlink(h.Linkname)
+	case h.Typeflag != tar.TypeReg:
+		return nil, fmt.Errorf("%s is not a file", p)
+	case h.Size > maxRoots:
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxRoots)
+	}
+	return io.ReadAll(tr)
+}
