@@ -242,7 +242,6 @@ func (h *harness) writeDefinition() error {
 	def := struct {
 		Image     string            `json:"image"`
 		Command   []string          `json:"command"`
-		Attach    []string          `json:"attach"`
 		Env       map[string]string `json:"env"`
 		Workdir   string            `json:"workdir"`
 		Workspace string            `json:"workspace"`
