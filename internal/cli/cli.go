@@ -16,8 +16,10 @@ import (
 
 	"github.com/jessevdk/go-flags"
 
+	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
 // Status is a process exit status. The contract fixes their meaning per
@@ -133,4 +135,23 @@ func Interruptible(ctx context.Context) (context.Context, func() error) {
 		cancel(nil)
 		return nil
 	}
+}
+
+// AgentFromStdin is the agent named by the first non-empty line of stdin
+// (a bottle-ls line, a JSON line or a bare slug), for a binary whose
+// arguments name none. A terminal on stdin is bad usage: the user forgot
+// the argument. Nothing on it is "no agent selected", as fzf leaves it
+// when the user presses Esc.
+func AgentFromStdin(prog string, stdin io.Reader) (agent.Ref, error) {
+	if tty.IsTerminal(stdin) {
+		return agent.Ref{}, Usagef("name an agent, as an argument or on stdin (see %s --help)", prog)
+	}
+	ref, err := agent.ReadFirstRef(stdin)
+	switch {
+	case errors.Is(err, agent.ErrNoRef):
+		return agent.Ref{}, errors.New("no agent selected")
+	case err != nil:
+		return agent.Ref{}, Usage(err)
+	}
+	return ref, nil
 }

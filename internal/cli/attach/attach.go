@@ -124,13 +124,8 @@ func selected(rest []string, stdin io.Reader) (agent.Ref, bool, error) {
 	case len(rest) == 1:
 		ref, err := agent.ParseRef(rest[0])
 		return ref, false, err
-	case tty.IsTerminal(stdin):
-		return agent.Ref{}, false, cli.Usagef("name an agent, as an argument or on stdin (see %s --help)", prog)
 	}
-	ref, err := agent.ReadFirstRef(stdin)
-	if errors.Is(err, agent.ErrNoRef) {
-		return agent.Ref{}, true, errors.New("no agent selected")
-	}
+	ref, err := cli.AgentFromStdin(prog, stdin)
 	return ref, true, err
 }
 

@@ -148,17 +148,9 @@ func selected(rest []string, stdin io.Reader) (agent.Ref, string, error) {
 			service = rest[1]
 		}
 		return ref, service, nil
-	case tty.IsTerminal(stdin):
-		return agent.Ref{}, "", cli.Usagef("name an agent, as an argument or on stdin (see %s --help)", prog)
 	}
-	ref, err := agent.ReadFirstRef(stdin)
-	switch {
-	case errors.Is(err, agent.ErrNoRef):
-		return agent.Ref{}, "", errors.New("no agent selected")
-	case err != nil:
-		return agent.Ref{}, "", cli.Usage(err)
-	}
-	return ref, "", nil
+	ref, err := cli.AgentFromStdin(prog, stdin)
+	return ref, "", err
 }
 
 // printLog locates the agent and copies the log of its service to stdout.
