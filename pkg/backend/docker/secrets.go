@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-dev/bottle/pkg/agentdef"
@@ -114,7 +117,7 @@ func waitForFile(ctx context.Context, c *client.Client, id, p string) ([]byte, e
 		}
 		info, ierr := c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 		if ierr == nil && info.Container.State != nil && !info.Container.State.Running {
-			return nil, fmt.Errorf("the sidecar ended (exit status %d) before writing %s: see bottle-logs SLUG egress", info.Container.State.ExitCode, p)
+			return nil, fmt.Errorf("the sidecar ended (exit status %d) before writing %s: %s", info.Container.State.ExitCode, p, lastLine(ctx, c, id))
 		}
 		select {
 		case <-ctx.Done():
@@ -179,4 +182,20 @@ func readFile(ctx context.Context, c *client.Client, id, p string) ([]byte, erro
 		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxRoots)
 	}
 	return io.ReadAll(tr)
+}
+
+// lastLine is the last line a stopped sidecar wrote, which says why it
+// stopped, quoted; the start that made it is about to remove it.
+func lastLine(ctx context.Context, c *client.Client, id string) string {
+	logs, err := c.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: "1"})
+	if err != nil {
+		return "its log cannot be read"
+	}
+	defer logs.Close()
+	var out bytes.Buffer
+	stdcopy.StdCopy(&out, &out, io.LimitReader(logs, 4096))
+	if last := strings.TrimSpace(out.String()); last != "" {
+		return "it said " + strconv.Quote(last)
+	}
+	return "it said nothing"
 }
