@@ -12,7 +12,7 @@
 //	                     $HTTPS_PROXY, trusting the roots of $SSL_CERT_FILE,
 //	                     HTTP/2 where offered; the body printed as it
 //	                     arrives, each piece after the milliseconds since
-//	                     the request
+//	                     the request and since the piece before
 package main
 
 import (
@@ -84,6 +84,7 @@ func get(args []string) error {
 	}
 	req.Header = header
 	began := time.Now()
+	last := began
 	res, err := (&http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}}).Do(req)
 	if err != nil {
 		return err
@@ -94,7 +95,9 @@ func get(args []string) error {
 	for {
 		n, err := res.Body.Read(buf)
 		if n > 0 {
-			fmt.Printf("[%dms] %s", time.Since(began).Milliseconds(), buf[:n])
+			now := time.Now()
+			fmt.Printf("[%dms +%dms] %s", now.Sub(began).Milliseconds(), now.Sub(last).Milliseconds(), buf[:n])
+			last = now
 		}
 		if err == io.EOF {
 			return nil
