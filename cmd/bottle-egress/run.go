@@ -27,7 +27,7 @@ import (
 //
 // With secrets ($BOTTLE_EGRESS_SECRETS), it makes an authority for this
 // bottle alone, constrained to the secrets' hosts, and writes its
-// certificate to $BOTTLE_EGRESS_CA_DIR before it listens; see
+// certificate to $BOTTLE_EGRESS_STATE_DIR before it listens; see
 // egress.NewAuthority.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bottle-egress", flag.ContinueOnError)
@@ -96,9 +96,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	proxy := &egress.Proxy{Allow: allow, Log: stderr, Deny: deny, Secrets: secrets}
 	if len(secrets) > 0 {
-		dir := getenv(rules.EnvCADir)
+		dir := getenv(rules.EnvStateDir)
 		if dir == "" {
-			fmt.Fprintf(stderr, "bottle-egress: $%s is set but $%s is not: nowhere to write the authority's certificate\n", rules.EnvSecrets, rules.EnvCADir)
+			fmt.Fprintf(stderr, "bottle-egress: $%s is set but $%s is not: nowhere to write the authority's certificate\n", rules.EnvSecrets, rules.EnvStateDir)
 			return 2
 		}
 		var hosts []string

@@ -174,10 +174,10 @@ func TestRunSecrets(t *testing.T) {
 	dir := t.TempDir()
 	stderr := &syncBuffer{}
 	go run(nil, env(map[string]string{
-		rules.EnvListen:  "127.0.0.1:0",
-		rules.EnvAllow:   "api.example.test",
-		rules.EnvSecrets: rules.EncodeSecrets([]rules.Secret{{Name: "API_KEY", Placeholder: "ph-123", Value: value, Hosts: []string{"api.example.test"}}}),
-		rules.EnvCADir:   dir,
+		rules.EnvListen:   "127.0.0.1:0",
+		rules.EnvAllow:    "api.example.test",
+		rules.EnvSecrets:  rules.EncodeSecrets([]rules.Secret{{Name: "API_KEY", Placeholder: "ph-123", Value: value, Hosts: []string{"api.example.test"}}}),
+		rules.EnvStateDir: dir,
 	}), &bytes.Buffer{}, stderr)
 	waitFor(t, stderr, `^bottle-egress: wrote `+regexp.QuoteMeta(filepath.Join(dir, rules.CAFile))+`, the certificate of this bottle's authority \(valid until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\), swapping API_KEY for api\.example\.test\n`+
 		`bottle-egress: listening on 127\.0\.0\.1:\d+, allowing 1 pattern: api\.example\.test\n$`)
@@ -196,7 +196,7 @@ func TestRunSecrets(t *testing.T) {
 
 	// Without secrets, no authority and no file.
 	empty := t.TempDir()
-	go run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0", rules.EnvCADir: empty}), &bytes.Buffer{}, stderr)
+	go run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0", rules.EnvStateDir: empty}), &bytes.Buffer{}, stderr)
 	waitFor(t, stderr, `^bottle-egress: listening on 127\.0\.0\.1:\d+, allowing nothing\n$`)
 	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
 		t.Errorf("without secrets, the CA directory has %d files", len(entries))
@@ -217,12 +217,12 @@ func TestRunSecretErrors(t *testing.T) {
 		{`[{"name":"API_KEY","value":"` + value + `"x}]`, dir, 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS: not a JSON array of secrets: a syntax error at byte \d+\n$`},
 		{`[{"name":"API_KEY","placeholder":"p","value":"` + value + `"}]`, dir, 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS: secret API_KEY: no hosts\n$`},
 		{`[{"name":"API_KEY","placeholder":"p","value":"` + value + `","hosts":["https://x"]}]`, dir, 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS: secret API_KEY: "https://x" is a URL; give the host name alone\n$`},
-		{good, "", 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS is set but \$BOTTLE_EGRESS_CA_DIR is not: nowhere to write the authority's certificate\n$`},
+		{good, "", 2, `^bottle-egress: \$BOTTLE_EGRESS_SECRETS is set but \$BOTTLE_EGRESS_STATE_DIR is not: nowhere to write the authority's certificate\n$`},
 		{good, filepath.Join(dir, "missing"), 1, `^bottle-egress: cannot write the authority's certificate: .*\n$`},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
-		code := run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0", rules.EnvSecrets: c.secrets, rules.EnvCADir: c.caDir}), &stdout, &stderr)
+		code := run(nil, env(map[string]string{rules.EnvListen: "127.0.0.1:0", rules.EnvSecrets: c.secrets, rules.EnvStateDir: c.caDir}), &stdout, &stderr)
 		if code != c.code || !regexp.MustCompile(c.pattern).MatchString(stderr.String()) || strings.Contains(stderr.String(), value) || strings.Contains(stderr.String(), "sk-") {
 			t.Errorf("secrets %s, CA dir %q: %d, stderr %q; want %d, matching %s", c.secrets, c.caDir, code, stderr.String(), c.code, c.pattern)
 		}

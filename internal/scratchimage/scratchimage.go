@@ -52,9 +52,9 @@ func Binary(ctx context.Context, c *client.Client, ref, path string, labels map[
 // Egress creates the image ref of the egress proxy, the static binary at
 // path, as /NAME, run as an unprivileged user, with roots (PEM
 // certificates) as the system's roots it verifies hosts against, and the
-// directory /ca owned by that user: a volume mounted there when the
-// container is made takes that owner, so the proxy can write its
-// authority's certificate into it.
+// directory /state owned by that user: a volume mounted there when the
+// container is made takes that owner, so the proxy can write its own
+// files (its authority's certificate) into it.
 func Egress(ctx context.Context, c *client.Client, ref, path string, roots []byte, labels map[string]string) error {
 	name := filepath.Base(path)
 	bin, err := os.ReadFile(path)
@@ -72,7 +72,7 @@ func Egress(ctx context.Context, c *client.Client, ref, path string, roots []byt
 	}
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Size: int64(len(roots)), ModTime: epoch})
 	tw.Write(roots)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "ca/", Mode: 0o755, Uid: unprivileged, Gid: unprivileged, ModTime: epoch})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "state/", Mode: 0o755, Uid: unprivileged, Gid: unprivileged, ModTime: epoch})
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o755, Size: int64(len(bin)), ModTime: epoch})
 	tw.Write(bin)
 	if err := tw.Close(); err != nil {

@@ -66,6 +66,21 @@ type Logger interface {
 	Logs(ctx context.Context, a agent.Agent, service string, o LogOptions, out io.Writer) error
 }
 
+// Allowlister is a backend whose bottles' egress allowlists can be read
+// and changed while they run, without a restart.
+type Allowlister interface {
+	// Allowlist returns the patterns in force for the agent's bottle, in
+	// order. A bottle without an egress proxy fails with an error
+	// wrapping ErrNoEgress.
+	Allowlist(ctx context.Context, a agent.Agent) ([]string, error)
+	// SetAllowlist puts patterns, which the caller has checked against
+	// the grammar, in force for the agent's bottle: within a second, for
+	// the bottle's life, a restart of its proxy included; its definition
+	// is never rewritten. A bottle without an egress proxy fails with an
+	// error wrapping ErrNoEgress.
+	SetAllowlist(ctx context.Context, a agent.Agent, patterns []string) error
+}
+
 // LogOptions selects the part of a log that Logs copies.
 type LogOptions struct {
 	Follow bool      // go on with what is written from now on

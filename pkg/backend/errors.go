@@ -21,6 +21,10 @@ var ErrDetached = errors.New("detached")
 // cannot read.
 var ErrNoLogs = errors.New("no log")
 
+// ErrNoEgress is what an Allowlister wraps for a bottle without an egress
+// proxy, whose agent reaches nothing.
+var ErrNoEgress = errors.New("no egress proxy")
+
 // ErrUnusable is what a backend wraps when its tools are not there at all.
 var ErrUnusable = errors.New("not usable here")
 

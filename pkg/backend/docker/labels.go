@@ -50,9 +50,9 @@ func isNetworkOf(slug, name string) bool {
 
 // isVolumeOf reports whether a volume an agent container of the bottle
 // slug has mounted is the bottle's own, by the name Start gives it: its
-// network's, and ".tether" or ".ca".
+// network's, and ".tether" or ".proxy".
 func isVolumeOf(slug, name string) bool {
-	for _, suffix := range []string{tetherVolumeSuffix, caVolumeSuffix} {
+	for _, suffix := range []string{tetherVolumeSuffix, proxyVolumeSuffix} {
 		if network, ok := strings.CutSuffix(name, "."+suffix); ok {
 			return isNetworkOf(slug, network) && !strings.HasSuffix(network, "."+EgressSidecar)
 		}

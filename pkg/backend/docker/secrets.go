@@ -22,15 +22,16 @@ import (
 	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
-// The bottle's authority, on its own volume: the egress sidecar writes its
-// certificate there (egressCADir, writable by it alone); the agent mounts
-// the volume read-only at agentCADir and trusts the bundle made of its
-// image's own roots and that certificate.
+// The egress sidecar's own directory is a volume of the bottle's, writable
+// by the proxy alone (egressStateDir), which outlives the proxy's
+// container. With secrets the proxy writes its authority's certificate
+// there; the agent mounts the volume read-only at agentCADir and trusts
+// the bundle made of its image's own roots and that certificate.
 const (
-	caVolumeSuffix = "ca"
-	egressCADir    = "/ca"
-	agentCADir     = agentdef.ToolDir + "/ca"
-	bundleFile     = "bundle.pem"
+	proxyVolumeSuffix = "proxy"
+	egressStateDir    = "/state"
+	agentCADir        = agentdef.ToolDir + "/ca"
+	bundleFile        = "bundle.pem"
 )
 
 // caVariables are what common tools read their roots from: each is
@@ -79,7 +80,7 @@ func withSecrets(env map[string]string, secrets []rules.Secret) map[string]strin
 // agent trusts, through the egress sidecar's writable mount of their
 // volume.
 func installBundle(ctx context.Context, c *client.Client, egressID, agentID string) error {
-	ca, err := waitForFile(ctx, c, egressID, path.Join(egressCADir, rules.CAFile))
+	ca, err := waitForFile(ctx, c, egressID, path.Join(egressStateDir, rules.CAFile))
 	if err != nil {
 		return fmt.Errorf("egress: its certificate authority: %w", err)
 	}
@@ -96,7 +97,7 @@ func installBundle(ctx context.Context, c *client.Client, egressID, agentID stri
 	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: bundleFile, Mode: 0o644, Size: int64(len(bundle)), ModTime: time.Now()})
 	tw.Write(bundle)
 	tw.Close()
-	if _, err := c.CopyToContainer(ctx, egressID, client.CopyToContainerOptions{DestinationPath: egressCADir, Content: &buf}); err != nil {
+	if _, err := c.CopyToContainer(ctx, egressID, client.CopyToContainerOptions{DestinationPath: egressStateDir, Content: &buf}); err != nil {
 		return fmt.Errorf("egress: writing the agent's roots: %w", err)
 	}
 	return nil

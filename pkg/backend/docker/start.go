@@ -102,15 +102,18 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	volumes := []mount.Mount{{Type: mount.TypeVolume, Source: tether, Target: tetherDir, ReadOnly: true}}
-	// Secrets: the agent holds placeholders, the egress sidecar the
-	// values, and their volume the bottle's authority.
+	// The proxy's own directory; with secrets the agent holds
+	// placeholders, the egress sidecar the values, and that directory the
+	// bottle's authority.
 	secrets := placeholders(def.Secrets)
-	var caVolume string
-	if len(secrets) > 0 {
-		if caVolume, err = made.volume(ctx, name+"."+caVolumeSuffix, common); err != nil {
+	var proxyVolume string
+	if hasEgress {
+		if proxyVolume, err = made.volume(ctx, name+"."+proxyVolumeSuffix, common); err != nil {
 			return agent.Agent{}, err
 		}
-		volumes = append(volumes, mount.Mount{Type: mount.TypeVolume, Source: caVolume, Target: agentCADir, ReadOnly: true})
+	}
+	if len(secrets) > 0 {
+		volumes = append(volumes, mount.Mount{Type: mount.TypeVolume, Source: proxyVolume, Target: agentCADir, ReadOnly: true})
 	}
 	env := def.Env
 	if hasEgress {
@@ -139,9 +142,10 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		s := def.Sidecars[i]
 		env := s.Env
 		if s.Name == EgressSidecar {
-			env = with(env, rules.EnvAllow, strings.Join(def.Egress.Allow, ","), rules.EnvDeny, strings.Join(deny, ","))
+			env = with(env, rules.EnvAllow, strings.Join(def.Egress.Allow, ","), rules.EnvDeny, strings.Join(deny, ","),
+				rules.EnvStateDir, egressStateDir)
 			if len(secrets) > 0 {
-				env = with(env, rules.EnvSecrets, rules.EncodeSecrets(secrets), rules.EnvCADir, egressCADir)
+				env = with(env, rules.EnvSecrets, rules.EncodeSecrets(secrets))
 			}
 		}
 		what := "sidecar " + s.Name
@@ -157,9 +161,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 			// whatever its image says, it runs as nobody on a root it
 			// cannot change.
 			cfg.User, hc.ReadonlyRootfs = egressUser, true
-			if caVolume != "" {
-				hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: caVolume, Target: egressCADir}}
-			}
+			hc.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: proxyVolume, Target: egressStateDir}}
 		}
 		sidecarIDs[i], err = made.container(ctx, what, slug+"."+s.Name, inside, []string{s.Name}, cfg, hc)
 		if err == nil && s.Name == EgressSidecar {

@@ -9,13 +9,14 @@ import (
 // Secret. It is set on the egress sidecar only, never on the agent.
 const EnvSecrets = "BOTTLE_EGRESS_SECRETS"
 
-// EnvCADir names the directory where bottle-egress writes, at start, the
-// certificate of the authority it made for this bottle alone, as CAFile:
-// the agent trusts it for the hosts of its secrets. The authority's
-// private key never leaves the proxy's memory.
-const EnvCADir = "BOTTLE_EGRESS_CA_DIR"
+// EnvStateDir names the proxy's own directory, on a volume of the
+// bottle's that outlives the proxy's container. With secrets, bottle-egress
+// writes there, at start, the certificate of the authority it made for
+// this bottle alone, as CAFile: the agent trusts it for the hosts of its
+// secrets. The authority's private key never leaves the proxy's memory.
+const EnvStateDir = "BOTTLE_EGRESS_STATE_DIR"
 
-// CAFile is the PEM certificate bottle-egress writes into EnvCADir.
+// CAFile is the PEM certificate bottle-egress writes into EnvStateDir.
 const CAFile = "ca.pem"
 
 // Secret is one secret as the proxy takes it: requests to its hosts have
