@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,13 +23,17 @@ import (
 // messages and decision lines to stderr. It serves until listening fails
 // and returns the exit code: 0 for -h and -version, 1 if the listener fails
 // (or the proxy cannot read its network interfaces, or cannot write its
-// authority's certificate), 2 for bad usage, a bad allowlist, a bad network
+// authority's certificate or its allowlist), 2 for bad usage, a bad allowlist, a bad network
 // to deny or bad secrets.
 //
 // With secrets ($BOTTLE_EGRESS_SECRETS), it makes an authority for this
 // bottle alone, constrained to the secrets' hosts, and writes its
 // certificate to $BOTTLE_EGRESS_STATE_DIR before it listens; see
 // egress.NewAuthority.
+//
+// With $BOTTLE_EGRESS_STATE_DIR, the allowlist in force is that
+// directory's file rules.AllowFile, written from the allowlist given if it
+// is not there, and read again every 250ms: see egress.AllowWatch.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bottle-egress", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -120,12 +125,23 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 			path, ca.Certificate().NotAfter.UTC().Format(time.RFC3339), swapping(secrets))
 	}
 
+	// The allowlist in force is the state directory's file, which a
+	// backend may change while the proxy runs, and which outlives it.
+	if dir := getenv(rules.EnvStateDir); dir != "" {
+		watch := &egress.AllowWatch{Dir: dir, Proxy: proxy}
+		if err := watch.Start(allow); err != nil {
+			fmt.Fprintf(stderr, "bottle-egress: %s: %v\n", clean(dir), err)
+			return 1
+		}
+		go watch.Run(context.Background())
+	}
+
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), allowing(allow.Patterns()), denying(deny))
+	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), allowing(proxy.Allowlist().Patterns()), denying(deny))
 	err = egress.Serve(ln, proxy, egress.DefaultLimits)
 	fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 	return 1

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 
 // Proxy is an http.Handler serving as a forward proxy: CONNECT tunnels and
 // absolute-form plain HTTP requests to allowed hosts. Its fields must not
-// change once it serves requests.
+// change once it serves requests; its allowlist may, through SetAllow.
 //
 // An allowed name is never connected to at an address that is loopback,
 // private (RFC 1918 or unique local), link-local, carrier-grade NAT,
@@ -34,6 +35,7 @@ import (
 // on the address it is made to, so no DNS answer can differ between the
 // check and the connection, and none is trusted for later ones.
 type Proxy struct {
+	// Allow is the allowlist until SetAllow replaces it.
 	Allow *Allowlist
 	// Log gets one line per request, such as
 	// "deny CONNECT example.org:443 from 172.18.0.3"; nil discards them.
@@ -68,6 +70,41 @@ type Proxy struct {
 	guard    *guard
 	forward  *httputil.ReverseProxy
 	secrets  []*secret
+	// allow, once SetAllow has set it, is the allowlist in force instead
+	// of Allow.
+	allow atomic.Pointer[Allowlist]
+}
+
+// SetAllow puts a in force for the requests that come after it, at once
+// and for all of them together; nil allows nothing. Connections already
+// allowed (open tunnels, intercepted connections) keep their verdict.
+func (p *Proxy) SetAllow(a *Allowlist) {
+	if a == nil {
+		a = &Allowlist{}
+	}
+	p.allow.Store(a)
+}
+
+// Allowlist returns the allowlist in force.
+func (p *Proxy) Allowlist() *Allowlist {
+	if a := p.allow.Load(); a != nil {
+		return a
+	}
+	return p.Allow
+}
+
+// allowKey is the context key of the allowlist a request was decided by,
+// so that the connection it leads to is checked against the same one even
+// if SetAllow has replaced it meanwhile.
+type allowKey struct{}
+
+// allowlistFor returns the allowlist ctx's request was decided by, else the
+// one in force.
+func (p *Proxy) allowlistFor(ctx context.Context) *Allowlist {
+	if a, ok := ctx.Value(allowKey{}).(*Allowlist); ok {
+		return a
+	}
+	return p.Allowlist()
 }
 
 // dialTimeout bounds connecting to a destination, all its addresses
@@ -86,6 +123,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, "bottle-egress: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
+	// One allowlist decides the request and checks where it connects.
+	r = r.WithContext(context.WithValue(r.Context(), allowKey{}, p.Allowlist()))
 	switch {
 	case r.Method == http.MethodConnect && r.URL.Host != "":
 		host, port, err := net.SplitHostPort(r.URL.Host)
@@ -226,7 +265,7 @@ func (p *Proxy) decide(w http.ResponseWriter, r *http.Request, host, port string
 	if err == nil {
 		port = strconv.Itoa(n)
 	}
-	ok = err == nil && p.Allow.Allows(host, n)
+	ok = err == nil && p.allowlistFor(r.Context()).Allows(host, n)
 	addr = clean(net.JoinHostPort(host, port))
 	if !ok {
 		p.logDecision(r, "deny", addr, "")
@@ -324,7 +363,7 @@ func (p *Proxy) dial(ctx context.Context, network, addr string) (net.Conn, error
 		return nil, err
 	}
 	n, _ := strconv.Atoi(port)
-	pattern, ok := p.Allow.match(host, n)
+	pattern, ok := p.allowlistFor(ctx).match(host, n)
 	if !ok {
 		return nil, fmt.Errorf("%s is not on the allowlist", addr)
 	}
