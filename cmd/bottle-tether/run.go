@@ -11,6 +11,7 @@ import (
 
 const usage = `usage: bottle-tether run [-within DURATION] TOKEN -- CMD [ARG...]
        bottle-tether hold TOKEN
+       bottle-tether forward AGENT_HOST PORT...
        bottle-tether --version
 
 run starts CMD and, when the hold for TOKEN (32 lowercase hex digits) ends
@@ -19,6 +20,8 @@ CMD and every process it started and exits 129. Otherwise it exits with
 CMD's status (128+N when a signal N ended it).
 hold connects to the run for TOKEN, retrying for 10s, and keeps the
 connection until its stdin ends or run exits; then it exits 0.
+forward listens on each PORT (TCP, all of its addresses) and relays every
+connection to the same PORT of AGENT_HOST, and nowhere else, until SIGTERM.
 Failures of bottle-tether itself, bad usage among them, are 125; 127 when
 CMD is not found, 126 when it cannot be run.
 `
@@ -37,13 +40,15 @@ const (
 // version go to stdout, messages to stderr. It returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return fail(stderr, "missing command: run or hold (see bottle-tether -h)")
+		return fail(stderr, "missing command: run, hold or forward (see bottle-tether -h)")
 	}
 	switch args[0] {
 	case "run":
 		return runCommand(args[1:], stdin, stdout, stderr)
 	case "hold":
 		return hold(args[1:], stdin, stdout, stderr)
+	case "forward":
+		return forward(args[1:], stderr)
 	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -51,7 +56,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "bottle-tether", version.String())
 		return 0
 	}
-	return fail(stderr, "unknown command %q: want run or hold (see bottle-tether -h)", args[0])
+	return fail(stderr, "unknown command %q: want run, hold or forward (see bottle-tether -h)", args[0])
 }
 
 // fail prints a message line and returns the status for bottle-tether's own

@@ -611,3 +611,26 @@ func TestCreateNote(t *testing.T) {
 		t.Errorf("stderr %q", errOut)
 	}
 }
+
+// A host port is published by one running machine at a time: a second
+// machine with it fails to start until the first stops.
+func TestPortClash(t *testing.T) {
+	setup(t)
+	for _, name := range []string{"a", "b"} {
+		if code, _, errOut := run("", "machine", "create", "--name", name, "--allow-host", "example.com", "-p", "8080:3000"); code != 0 {
+			t.Fatalf("create %s: %d %s", name, code, errOut)
+		}
+	}
+	if code, _, errOut := run("", "machine", "start", "--name", "a"); code != 0 {
+		t.Fatalf("start a: %d %s", code, errOut)
+	}
+	code, _, errOut := run("", "machine", "start", "--name", "b")
+	if code != 1 || errOut != "Error: config operation failed: start machine: host port 8080 is already published by machine 'a'\n" {
+		t.Errorf("start b: %d %q", code, errOut)
+	}
+	run("", "machine", "stop", "--name", "a")
+	if code, _, errOut := run("", "machine", "start", "--name", "b"); code != 0 {
+		t.Errorf("start b after a stopped: %d %s", code, errOut)
+	}
+	run("", "machine", "stop", "--name", "b")
+}

@@ -63,7 +63,8 @@ type standIn struct {
 	Reach     string            `json:"reach"`
 	CreateEnv map[string]string `json:"create_env"`
 	Secrets   []secretRef       `json:"secrets"`
-	BootEnv   map[string]string `json:"boot_env"` // null until the first boot
+	BootEnv   map[string]string `json:"boot_env"`            // null until the first boot
+	Published []string          `json:"published,omitempty"` // the -p values, as given
 }
 
 // hardeningVars are the variables of smolvm's caller that decide how
@@ -109,6 +110,7 @@ func create(c *call) int {
 			// Non-nil, so that "none" reads [] rather than null.
 			Env:       envValues(c.flags["env"]),
 			Volumes:   append([]string{}, c.flags["volume"]...),
+			Published: append([]string{}, c.flags["port"]...),
 			CreateEnv: hardeningEnv(),
 		},
 	}

@@ -45,6 +45,10 @@ func start(c *call) int {
 			fmt.Fprintf(c.stdout, "Machine '%s' already running (PID: %s)\n", name, gjson.GetBytes(ms[i], "pid").Raw)
 			return ms, nil
 		}
+		// A host port is published by one running machine at a time.
+		if err := portClash(ms, i); err != nil {
+			return nil, err
+		}
 		// The VM gets its secrets' values now, and a start that cannot read
 		// one fails, its VM not booted.
 		refs, err := storedSecrets(ms[i])
@@ -166,4 +170,27 @@ func remove(c *call) int {
 	}
 	fmt.Fprintf(c.stdout, "Deleted machine: %s\n", name)
 	return 0
+}
+
+// portClash refuses to start machine i when a running machine publishes
+// one of its host ports, as smolvm checks at start (the wording is the
+// stand-in's own: smolvm-cli.md does not give smolvm's).
+func portClash(ms []json.RawMessage, i int) error {
+	for _, p := range gjson.GetBytes(ms[i], "stand_in.published").Array() {
+		host, err := parsePort(p.Str)
+		if err != nil {
+			continue
+		}
+		for j, other := range ms {
+			if j == i || gjson.GetBytes(other, "state").Str != "running" {
+				continue
+			}
+			for _, q := range gjson.GetBytes(other, "stand_in.published").Array() {
+				if h, err := parsePort(q.Str); err == nil && h == host {
+					return fmt.Errorf("config operation failed: start machine: host port %d is already published by machine '%s'", host, gjson.GetBytes(other, "name").Str)
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -23,6 +23,9 @@ type Agent struct {
 	// Exit is the exit status of the agent's program once it has ended,
 	// where the backend knows it; nil while it runs or when unknown.
 	Exit *int
+	// Ports are the agent's published ports, by the agent's port, each
+	// with the host address that leads to it; nil when it publishes none.
+	Ports []Port
 
 	// Handle is what the backend that listed the agent needs to act on it
 	// without looking it up again, such as its containers; only that
@@ -61,4 +64,11 @@ func NewSlug(name string) string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return name + "-" + hex.EncodeToString(b[:])
+}
+
+// Port is one published port of an agent: the port the agent listens on
+// inside its bottle, and the address on the host that leads to it.
+type Port struct {
+	Port int    // the agent's own port, 1-65535
+	Host string // HOST:PORT on the host, such as 127.0.0.1:49213; "" while the backend has not bound it
 }

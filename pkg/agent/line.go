@@ -39,13 +39,19 @@ func WriteLine(w io.Writer, a Agent) error {
 }
 
 type jsonAgent struct {
-	Backend   string   `json:"backend"`
-	Slug      string   `json:"slug"`
-	Agent     string   `json:"agent"`
-	Services  []string `json:"services"`
-	StartedAt string   `json:"started_at"`
-	State     string   `json:"state"`
-	Exit      *int     `json:"exit_status,omitempty"`
+	Backend   string     `json:"backend"`
+	Slug      string     `json:"slug"`
+	Agent     string     `json:"agent"`
+	Services  []string   `json:"services"`
+	StartedAt string     `json:"started_at"`
+	State     string     `json:"state"`
+	Exit      *int       `json:"exit_status,omitempty"`
+	Ports     []jsonPort `json:"ports,omitempty"`
+}
+
+type jsonPort struct {
+	Port int    `json:"port"`
+	Host string `json:"host"`
 }
 
 // WriteJSON writes the agent as one JSON object on one line.
@@ -53,6 +59,10 @@ func WriteJSON(w io.Writer, a Agent) error {
 	services := a.Services
 	if services == nil {
 		services = []string{}
+	}
+	var ports []jsonPort
+	for _, p := range a.Ports {
+		ports = append(ports, jsonPort{Port: p.Port, Host: Escape(p.Host)})
 	}
 	b, err := json.Marshal(jsonAgent{
 		Backend:   a.Backend,
@@ -62,6 +72,7 @@ func WriteJSON(w io.Writer, a Agent) error {
 		StartedAt: a.StartedAt.UTC().Format(time.RFC3339),
 		State:     a.State,
 		Exit:      a.Exit,
+		Ports:     ports,
 	})
 	if err != nil {
 		return err

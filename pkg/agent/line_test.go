@@ -349,3 +349,23 @@ func FuzzParseRef(f *testing.F) {
 		}
 	})
 }
+
+func TestWriteJSONPorts(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	a := agent.Agent{Backend: "docker", Slug: "r-1", Name: "r", StartedAt: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC), State: "running",
+		Ports: []agent.Port{{Port: 3000, Host: "127.0.0.1:49213"}, {Port: 8080, Host: "0.0.0.0:8080"}}}
+	if err := agent.WriteJSON(&b, a); err != nil {
+		t.Fatal(err)
+	}
+	want := `{"backend":"docker","slug":"r-1","agent":"r","services":[],"started_at":"2026-11-28T09:00:00Z","state":"running","ports":[{"port":3000,"host":"127.0.0.1:49213"},{"port":8080,"host":"0.0.0.0:8080"}]}` + "\n"
+	if b.String() != want {
+		t.Errorf("WriteJSON = %s, want %s", b.String(), want)
+	}
+	b.Reset()
+	a.Ports = nil
+	agent.WriteJSON(&b, a)
+	if strings.Contains(b.String(), "ports") {
+		t.Errorf("WriteJSON without ports = %s, want no ports key", b.String())
+	}
+}

@@ -35,6 +35,7 @@ type Definition struct {
 	Sidecars  []Sidecar         // in file order
 	Egress    Egress            // its Allow holds every secret's hosts too
 	Secrets   []Secret          // sorted by name
+	Ports     []Publish         // the agent's ports published on the host, in order; no port twice
 
 	// The agent's confinement on docker. The defaults are the strict ones;
 	// each key that weakens them must be written out in the definition.
@@ -192,6 +193,8 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 			d.Smolmachines, err = l.smolmachines(at, v)
 		case "secrets":
 			d.Secrets, err = l.secrets(at, v)
+		case "ports":
+			d.Ports, err = l.ports(at, v)
 		}
 		return err
 	})

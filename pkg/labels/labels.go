@@ -9,6 +9,8 @@ package labels
 import (
 	"fmt"
 	"maps"
+	"net"
+	"strconv"
 	"strings"
 
 	"github.com/bottle-dev/bottle/pkg/agent"
@@ -23,20 +25,28 @@ const (
 	Slug     = Prefix + "slug"
 	Agent    = Prefix + "agent"    // the definition it was started from
 	Services = Prefix + "services" // the sidecar names, comma-separated, in order
+	// Ports is the published ports, PORT=HOST:HOSTPORT comma-separated,
+	// where the backend itself tells no listing (smolmachines); docker's
+	// come from the Engine's bindings instead.
+	Ports = Prefix + "ports"
 )
 
 // The labels that tell apart the objects of a bottle that has more than
 // one: docker's containers and networks.
 const (
-	Role    = Prefix + "role"    // RoleAgent or RoleSidecar
+	Role    = Prefix + "role"    // RoleAgent, RoleSidecar or RoleForwarder
 	Sidecar = Prefix + "sidecar" // a sidecar's service name
-	Network = Prefix + "network" // NetworkInternal or NetworkEgress
+	Network = Prefix + "network" // NetworkInternal, NetworkEgress or NetworkPorts
 
 	RoleAgent   = "agent"
 	RoleSidecar = "sidecar"
+	// RoleForwarder is bottle's own relay of the agent's published ports:
+	// not one of the definition's sidecars, and no service of the line.
+	RoleForwarder = "forwarder"
 
 	NetworkInternal = "internal" // the bottle's own, with no route out
 	NetworkEgress   = "egress"   // the egress sidecar's way out
+	NetworkPorts    = "ports"    // the port forwarder's side towards the host's published ports
 )
 
 // Bottle returns the labels on every object of a's bottle: the user's own,
@@ -63,7 +73,31 @@ func Decode(l map[string]string) (a agent.Agent, ok bool) {
 	if s := l[Services]; s != "" {
 		a.Services = strings.Split(s, ",")
 	}
+	a.Ports = decodePorts(l[Ports])
 	return a, true
+}
+
+// EncodePorts writes ports as the Ports label holds them.
+func EncodePorts(ports []agent.Port) string {
+	list := make([]string, len(ports))
+	for i, p := range ports {
+		list[i] = strconv.Itoa(p.Port) + "=" + p.Host
+	}
+	return strings.Join(list, ",")
+}
+
+// decodePorts reads the Ports label, skipping what is not PORT=HOST:PORT.
+func decodePorts(s string) []agent.Port {
+	var ports []agent.Port
+	for _, item := range strings.Split(s, ",") {
+		port, host, ok := strings.Cut(item, "=")
+		n, err := strconv.Atoi(port)
+		if _, _, herr := net.SplitHostPort(host); !ok || err != nil || n < 1 || n > 65535 || herr != nil {
+			continue
+		}
+		ports = append(ports, agent.Port{Port: n, Host: host})
+	}
+	return ports
 }
 
 // Carries reports whether l holds every label of want, with its value.

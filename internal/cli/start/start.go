@@ -25,7 +25,7 @@ const prog = "bottle-start"
 var command = cli.Command{
 	Name:  prog,
 	Short: "start an agent and print its line",
-	Usage: "[--backend NAME] [--name SLUG] [--label KEY=VALUE]... [--json] AGENT",
+	Usage: "[--backend NAME] [--name SLUG] [--publish [IP:][HOSTPORT:]PORT]... [--label KEY=VALUE]... [--json] AGENT",
 	Description: "Starts the agent defined by AGENT.json (found in the directories of BOTTLE_AGENT_PATH) " +
 		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +
 		"A definition found through the current directory (./.bottle/agents) is used only once " +
@@ -36,6 +36,11 @@ var command = cli.Command{
 			units.BytesSize(agentdef.DefaultMemory), agentdef.DefaultCPUs, units.BytesSize(agentdef.DefaultSidecarMemory), agentdef.DefaultSidecarCPUs) +
 		"The definition's secrets are read now, from your environment or a file: on docker the agent sees " +
 		"a placeholder and only requests to a secret's hosts carry the value; on smolmachines smolvm puts the value into the machine. " +
+		"--publish (or the definition's ports) makes a TCP port of the agent reachable from the host, on 127.0.0.1 " +
+		"at a port the backend picks unless you give an address and a host port (docker's spelling: 3000, 8080:3000, " +
+		"127.0.0.1::3000, 0.0.0.0:8080:3000); bottle-port prints where. On docker the agent's network stays internal: " +
+		"a forwarder of bottle's own relays each port to the agent. On smolmachines a port is published only with " +
+		"an egress allowlist, an explicit address 0.0.0.0 and a host port (smolvm binds where it binds, and without an allowlist -p opens the machine's network). " +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
 		"2 on bad usage or a bad or untrusted agent definition, 130 or 143 when interrupted (after cleaning up). " +
 		"When stderr is a terminal it shows each step while it works.",
@@ -54,6 +59,7 @@ Examples:
   bottle-trust reviewer && bottle-start reviewer   # a repository's .bottle/agents/reviewer.json, once read
   bottle-start --backend=docker ./agents/reviewer.json
   bottle-start --name review-pr-42 reviewer | bottle-attach
+  bottle-start --publish 3000 --name web-1 reviewer && bottle-port web-1 3000
 `,
 	LabelHelp: "put this label on everything the agent is made of (repeatable)",
 	Operands:  &cli.Operands[cli.AgentDefinition]{},
@@ -62,6 +68,7 @@ Examples:
 type options struct {
 	Backend *cli.BackendName `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
 	Name    string           `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
+	Publish []string         `short:"p" long:"publish" value-name:"[IP:][HOSTPORT:]PORT" description:"publish the agent's TCP port PORT on the host (default address 127.0.0.1, host port picked), after the definition's ports (repeatable)"`
 	cli.LabelScope
 	JSON bool `long:"json" description:"print the agent as a JSON line"`
 }
@@ -89,6 +96,10 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 			return cli.Usagef("--backend needs a name: one of %s", strings.Join(backends.Names(), ", "))
 		}
 	}
+	publish, err := publishFlags(opts.Publish)
+	if err != nil {
+		return err
+	}
 	b, err := backends.Resolve(flag, os.Getenv(backend.EnvBackend))
 	if err != nil {
 		return err
@@ -96,6 +107,9 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	def, err := agentdef.Load(rest[0], agentdef.ConfigFromEnv(os.Getenv))
 	if err != nil {
 		return err
+	}
+	if err := def.AddPorts(publish); err != nil {
+		return cli.Usage(fmt.Errorf("--publish: %w", err))
 	}
 	// The secrets' values are read here, on the host, once: a secret that
 	// cannot be read is the definition's fault, before anything is made.
@@ -143,4 +157,17 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 		return agent.WriteJSON(stdout, started)
 	}
 	return agent.WriteLine(stdout, started)
+}
+
+// publishFlags reads every --publish.
+func publishFlags(specs []string) ([]agentdef.Publish, error) {
+	var ports []agentdef.Publish
+	for _, spec := range specs {
+		p, err := agentdef.ParsePublish(spec)
+		if err != nil {
+			return nil, cli.Usage(fmt.Errorf("--publish %w", err))
+		}
+		ports = append(ports, p)
+	}
+	return ports, nil
 }

@@ -20,16 +20,17 @@ import (
 // everything a line needs, so no container is inspected. With q.All the
 // request lists every container of every bottle, sidecars too, so that
 // each agent's Handle holds all its containers and networks; without, the
-// running agents only.
+// running containers only (of which only agents make lines). Each agent's
+// published ports are its forwarder's port bindings, from the same answer.
 func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent, error) {
 	c, err := b.ping(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// Without q.All, the running containers of every bottle: the agents,
+	// and beside them their forwarders, whose port bindings the same
+	// answer holds.
 	filter := labelFilter(q.Labels, labels.Slug)
-	if !q.All {
-		filter.Add("label", labels.Role+"="+labels.RoleAgent)
-	}
 	res, err := c.ContainerList(ctx, client.ContainerListOptions{All: q.All, Filters: filter})
 	if err != nil {
 		return nil, err
@@ -64,6 +65,7 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 	type bottle struct {
 		containers, networks, volumes []string
 		sidecars                      map[string]string
+		ports                         []agent.Port
 	}
 	bottles := map[string]*bottle{}
 	for _, ctr := range items {
@@ -74,6 +76,9 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 			bottles[slug] = bt
 		}
 		bt.containers = append(bt.containers, ctr.ID)
+		if ctr.Labels[labels.Role] == labels.RoleForwarder {
+			bt.ports = portsOf(ctr.Ports)
+		}
 		if name := ctr.Labels[labels.Sidecar]; name != "" && ctr.Labels[labels.Role] == labels.RoleSidecar {
 			if bt.sidecars == nil {
 				bt.sidecars = map[string]string{}
@@ -105,6 +110,7 @@ func (b *Backend) agents(items []container.Summary) []agent.Agent {
 		a.StartedAt = time.Unix(ctr.Created, 0).UTC()
 		a.State = string(ctr.State)
 		a.Exit = exitStatus(ctr)
+		a.Ports = bt.ports
 		a.Handle = handle{container: ctr.ID, containers: bt.containers, networks: bt.networks, sidecars: bt.sidecars, volumes: bt.volumes}
 		agents = append(agents, a)
 	}

@@ -36,7 +36,8 @@ func with(m map[string]string, kv ...string) map[string]string {
 // nonce. Engines before API 1.44 let two networks share a name and then
 // refuse to start containers on either, so concurrent starts of one slug
 // must not make two of one name; the agent container's name is what
-// claims the slug. The egress network is named after it, with ".egress".
+// claims the slug. The egress network is named after it, with ".egress",
+// and the port forwarder's with ".ports".
 func networkName(slug, nonce string) string { return slug + "." + nonce }
 
 // isNetworkOf reports whether a network a container of the bottle slug is
@@ -44,7 +45,11 @@ func networkName(slug, nonce string) string { return slug + "." + nonce }
 // of the user's that a container was connected to is not.
 func isNetworkOf(slug, name string) bool {
 	nonce, ok := strings.CutPrefix(name, slug+".")
-	nonce = strings.TrimSuffix(nonce, "."+EgressSidecar)
+	if n, ok := strings.CutSuffix(nonce, "."+EgressSidecar); ok {
+		nonce = n
+	} else {
+		nonce = strings.TrimSuffix(nonce, "."+portsSuffix)
+	}
 	return ok && len(nonce) == nonceLen && strings.Trim(nonce, "0123456789abcdef") == ""
 }
 
@@ -54,7 +59,7 @@ func isNetworkOf(slug, name string) bool {
 func isVolumeOf(slug, name string) bool {
 	for _, suffix := range []string{tetherVolumeSuffix, proxyVolumeSuffix} {
 		if network, ok := strings.CutSuffix(name, "."+suffix); ok {
-			return isNetworkOf(slug, network) && !strings.HasSuffix(network, "."+EgressSidecar)
+			return isNetworkOf(slug, network) && !strings.HasSuffix(network, "."+EgressSidecar) && !strings.HasSuffix(network, "."+portsSuffix)
 		}
 	}
 	return false

@@ -34,8 +34,9 @@ const cleanupTimeout = 30 * time.Second
 
 // Start creates the bottle's internal network, its volume of
 // bottle-tether, the agent container (whose name claims the slug), one
-// container per sidecar, and for an egress sidecar a second network that
-// leads out; then it starts the sidecars and the agent, and reports the
+// container per sidecar, for an egress sidecar a second network that
+// leads out, and for published ports a forwarder on a network of its own
+// (ports.go); then it starts the sidecars and the agent, and reports the
 // agent as the Engine then sees it. Whatever fails, what this call created
 // is removed again.
 //
@@ -137,6 +138,15 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 
+	// The published ports: a forwarder of bottle's own, never a way into
+	// the agent's own network from anywhere but the host's bindings.
+	forwarderID := ""
+	if len(def.Ports) > 0 {
+		if forwarderID, err = made.forwarder(ctx, slug, name, b.cfg.TetherImage, inside, def.Ports, common); err != nil {
+			return agent.Agent{}, err
+		}
+	}
+
 	sidecarIDs := make([]string, len(def.Sidecars))
 	err = each(len(def.Sidecars), func(i int) (err error) {
 		s := def.Sidecars[i]
@@ -191,6 +201,12 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 			return agent.Agent{}, err
 		}
 	}
+	if forwarderID != "" {
+		progress.Say(ctx, "publishing the ports of %s", slug)
+		if err := startForwarder(ctx, c, forwarderID, def.Ports); err != nil {
+			return agent.Agent{}, err
+		}
+	}
 	progress.Say(ctx, "starting the agent %s", slug)
 	if err := startContainer(ctx, c, "agent", agentID); err != nil {
 		return agent.Agent{}, err
@@ -207,6 +223,11 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, fmt.Errorf("agent: the Engine's start time: %w", err)
 	}
 	a.StartedAt, a.State = a.StartedAt.UTC(), string(state.Status)
+	if forwarderID != "" {
+		if a.Ports, err = forwarderPorts(ctx, c, forwarderID); err != nil {
+			return agent.Agent{}, err
+		}
+	}
 	return a, nil
 }
 

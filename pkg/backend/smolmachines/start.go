@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -71,6 +73,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	// smolvm keeps no start time: the machine's is when it was created,
 	// as every listing says too.
 	a.StartedAt, a.State = m.CreatedAt, m.State
+	_, a.Ports, _ = portArgs(def) // as createArgs checked them
 	return a, nil
 }
 
@@ -123,6 +126,13 @@ func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string)
 	}
 	args := []string{"machine", "create", "--name", a.Slug, "--image", image}
 	marks := labels.Bottle(a, user)
+	publish, ports, err := portArgs(def)
+	if err != nil {
+		return nil, err
+	}
+	if len(ports) > 0 {
+		marks[labels.Ports] = labels.EncodePorts(ports)
+	}
 	for _, k := range sortedKeys(marks) {
 		args = append(args, "--label", k+"="+marks[k])
 	}
@@ -165,6 +175,7 @@ func createArgs(a agent.Agent, def *agentdef.Definition, user map[string]string)
 	for _, host := range hosts {
 		args = append(args, "--allow-host", host)
 	}
+	args = append(args, publish...)
 	if len(def.Command) > 0 {
 		args = append(append(args, "--"), def.Command...)
 	}
@@ -236,4 +247,34 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// portArgs turns the published ports into smolvm's -p HOST:GUEST, and the
+// ports the Ports label records. smolvm-cli.md §3-4 is all this was
+// checked against: -p takes no address (HOST:GUEST or PORT, TCP), says
+// nothing of which host address it binds, picks no host port, and on a
+// machine without an egress policy gives the guest virtio-net with no
+// policy at all, the whole network. So a port is published only
+//   - when the machine has an egress allowlist (--allow-host), so that -p
+//     adds no way out;
+//   - with the explicit address 0.0.0.0 (or ::), the user's own request
+//     for every address of the host, since bottle cannot promise less
+//     (127.0.0.1, the default, cannot be kept);
+//   - with a host port.
+func portArgs(def *agentdef.Definition) (args []string, ports []agent.Port, err error) {
+	for _, p := range def.Ports {
+		ip, _ := netip.ParseAddr(p.IP)
+		switch {
+		case len(def.Egress.Allow) == 0:
+			return nil, nil, fmt.Errorf("port %s: smolvm's -p would give a machine without egress.allow an unrestricted network (virtio-net with no policy); on smolmachines publish ports only with an egress allowlist", p)
+		case !ip.IsUnspecified():
+			return nil, nil, fmt.Errorf("port %s: smolvm's -p HOST:GUEST takes no address and does not say which it binds, so bottle cannot keep the port to %s; on smolmachines write 0.0.0.0:HOSTPORT:%d (every address of the host)", p, p.IP, p.Port)
+		case p.HostPort == 0:
+			return nil, nil, fmt.Errorf("port %s: smolvm does not pick a host port; write 0.0.0.0:HOSTPORT:%d", p, p.Port)
+		}
+		args = append(args, "-p", strconv.Itoa(p.HostPort)+":"+strconv.Itoa(p.Port))
+		ports = append(ports, agent.Port{Port: p.Port, Host: net.JoinHostPort(p.IP, strconv.Itoa(p.HostPort))})
+	}
+	slices.SortFunc(ports, func(a, b agent.Port) int { return a.Port - b.Port })
+	return args, ports, nil
 }
