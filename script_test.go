@@ -29,10 +29,12 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/bottle-dev/bottle/internal/cli/allow"
 	"github.com/bottle-dev/bottle/internal/cli/attach"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
 	"github.com/bottle-dev/bottle/internal/cli/logs"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
+	"github.com/bottle-dev/bottle/internal/cli/port"
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
 	"github.com/bottle-dev/bottle/internal/cli/trust"
@@ -70,10 +72,12 @@ var (
 
 func TestMain(m *testing.M) {
 	testscript.Main(withEngine{m}, map[string]func(){
+		"bottle-allow":       func() { os.Exit(allow.Main()) },
 		"bottle-attach":      func() { os.Exit(attach.Main()) },
 		"bottle-has-backend": func() { os.Exit(hasbackend.Main()) },
 		"bottle-logs":        func() { os.Exit(logs.Main()) },
 		"bottle-ls":          func() { os.Exit(ls.Main()) },
+		"bottle-port":        func() { os.Exit(port.Main()) },
 		"bottle-start":       func() { os.Exit(start.Main()) },
 		"bottle-stop":        func() { os.Exit(stop.Main()) },
 		"bottle-trust":       func() { os.Exit(trust.Main()) },
@@ -248,6 +252,7 @@ func TestScripts(t *testing.T) {
 			"envsubst":           cmdEnvsubst,
 			"docker-objects":     cmdDockerObjects,
 			"docker-shutdown":    cmdDockerShutdown,
+			"docker-start":       cmdDockerStart,
 			"docker-inspect":     cmdDockerInspect,
 			"docker-create":      cmdDockerCreate,
 			"docker-rm":          cmdDockerRm,
@@ -504,6 +509,16 @@ func cmdDockerRm(ts *testscript.TestScript, neg bool, args []string) {
 		_, err := c.ContainerRemove(context.Background(), name, client.ContainerRemoveOptions{Force: true})
 		ts.Check(err)
 	}
+}
+
+// docker-start NAME: starts a stopped container again, as the Engine does
+// for one that has a restart policy.
+func cmdDockerStart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: docker-start NAME")
+	}
+	_, err := mustEngine(ts).ContainerStart(context.Background(), args[0], client.ContainerStartOptions{})
+	ts.Check(err)
 }
 
 // docker-inspect CONTAINER: prints what the Engine says of the container,

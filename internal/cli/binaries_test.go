@@ -12,10 +12,12 @@ import (
 	"testing"
 
 	"github.com/bottle-dev/bottle/internal/cli"
+	"github.com/bottle-dev/bottle/internal/cli/allow"
 	"github.com/bottle-dev/bottle/internal/cli/attach"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
 	"github.com/bottle-dev/bottle/internal/cli/logs"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
+	"github.com/bottle-dev/bottle/internal/cli/port"
 	"github.com/bottle-dev/bottle/internal/cli/start"
 	"github.com/bottle-dev/bottle/internal/cli/stop"
 	"github.com/bottle-dev/bottle/internal/cli/trust"
@@ -26,10 +28,12 @@ type runFunc func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 // binaries are the binaries built on cli.Command; TestBinaryList keeps the
 // list whole.
 var binaries = map[string]runFunc{
+	"bottle-allow":       allow.Run,
 	"bottle-attach":      attach.Run,
 	"bottle-has-backend": hasbackend.Run,
 	"bottle-logs":        logs.Run,
 	"bottle-ls":          ls.Run,
+	"bottle-port":        port.Run,
 	"bottle-start":       start.Run,
 	"bottle-stop":        stop.Run,
 	"bottle-trust":       trust.Run,

@@ -1,5 +1,6 @@
-# bash completion for the bottle binaries: bottle-attach, bottle-has-backend,
-# bottle-logs, bottle-ls, bottle-start, bottle-stop and bottle-trust.
+# bash completion for the bottle binaries: bottle-allow, bottle-attach,
+# bottle-has-backend, bottle-logs, bottle-ls, bottle-port, bottle-start,
+# bottle-stop and bottle-trust.
 #
 # Installed by `make install` (as share/bash-completion/completions/bottle,
 # with a link for each binary's name), or for this shell only:
@@ -54,17 +55,21 @@ _bottle_attach() {
     done
     _bottle
 }
+_bottle_allow() { _bottle; }
 _bottle_has_backend() { _bottle; }
 _bottle_logs() { _bottle; }
 _bottle_ls() { _bottle; }
+_bottle_port() { _bottle; }
 _bottle_start() { _bottle; }
 _bottle_stop() { _bottle; }
 _bottle_trust() { _bottle; }
 
+complete -F _bottle_allow bottle-allow
 complete -F _bottle_attach bottle-attach
 complete -F _bottle_has_backend bottle-has-backend
 complete -F _bottle_logs bottle-logs
 complete -F _bottle_ls bottle-ls
+complete -F _bottle_port bottle-port
 # AGENT may also be a path to a .json file: files when no definition matches.
 complete -o default -F _bottle_start bottle-start
 complete -o default -F _bottle_trust bottle-trust

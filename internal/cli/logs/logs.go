@@ -23,22 +23,31 @@ import (
 
 const prog = "bottle-logs"
 
+// egressService is the sidecar whose log --denied reads: the egress proxy.
+const egressService = "egress"
+
 var command = cli.Command{
 	Name:  prog,
 	Short: "print what an agent's session or one of its sidecars wrote",
-	Usage: "[--follow] [--since WHEN] [--tail N] [--raw] [--label KEY=VALUE]... [LINE|SLUG] [SERVICE]",
+	Usage: "[--follow] [--since WHEN] [--tail N] [--raw] [--denied] [--label KEY=VALUE]... [LINE|SLUG] [SERVICE]",
 	Description: "Prints what the program of an agent wrote: the agent named by the argument or, when there is none, " +
 		"by the first non-empty line of stdin (a bottle-ls line, a bottle-ls --json line, or a bare slug, " +
 		"which is looked up on every usable backend). The program is the bottle's session: its log holds what it " +
 		"printed whether or not anyone was joined, and stays after it exits, until bottle-stop removes the agent. " +
 		"With SERVICE, one of the agent's sidecars (the services of its line), prints what that service wrote instead; " +
 		"the egress proxy's log is one line per decision. " +
+		"With --denied, prints instead the destinations the egress proxy refused, from its log, each once, one a line, " +
+		"the most recently refused last (with --follow, each as it is first refused), each written as the allowlist " +
+		"pattern that would let exactly it through (host:port, or a name smolvm would not resolve), so that " +
+		"bottle-logs --denied SLUG | sort -u | xargs bottle-allow SLUG allows them; a destination that is not such " +
+		"a pattern as it stands (odd bytes, a wildcard, an IPv6 address) is left out. " +
 		"On a terminal the output is as it was written. To a pipe or a file, terminal control sequences " +
 		"(colours, cursor moves, titles, clipboard writes, ...) and control characters other than newline and tab " +
 		"are removed, and a carriage return ends a line, so that nothing a program in the bottle printed acts " +
 		"on the terminal of whoever reads it later; --raw keeps every byte. " +
 		"Exits 0 when the log was printed, 1 when it could not be (no such agent, a backend that failed or keeps no logs), " +
-		"2 on bad usage (an unknown service, a bad --since or --tail), 130 or 143 when interrupted.",
+		"2 on bad usage (an unknown service, a bad --since or --tail, --denied with a service other than egress), " +
+		"130 or 143 when interrupted.",
 	Epilog: `Environment:
   BOTTLE_LABELS     KEY=VALUE,... only read agents carrying all these labels
 ` + cli.BackendEnvironment + `
@@ -46,6 +55,7 @@ Examples:
   bottle-logs reviewer-3f9a1c | tail
   bottle-logs --follow reviewer-3f9a1c
   bottle-logs --since 10m reviewer-3f9a1c egress | grep '^deny '
+  bottle-logs --denied reviewer-3f9a1c | sort -u | fzf -m | xargs bottle-allow reviewer-3f9a1c
   bottle-ls | fzf | bottle-logs --tail 50
   bottle-start reviewer | bottle-logs --follow
   bottle-logs --raw reviewer-3f9a1c > session.raw   # cat it on a terminal to replay
@@ -67,6 +77,7 @@ type options struct {
 	Since  string `long:"since" value-name:"WHEN" description:"only what was written since WHEN: a duration ago (10m, 1h30m) or an RFC 3339 time (2026-11-28T09:00:00Z)"`
 	Tail   string `short:"n" long:"tail" value-name:"N" default:"all" description:"only the last N lines"`
 	Raw    bool   `long:"raw" description:"print every byte as written, terminal control sequences included, also to a pipe or file"`
+	Denied bool   `long:"denied" description:"print the destinations the egress proxy refused, each once, as allowlist patterns, the most recent last"`
 	cli.LabelScope
 }
 
@@ -89,6 +100,12 @@ func run(opts options, rest []string, stdin io.Reader, stdout io.Writer) error {
 	ref, service, err := selected(rest, stdin)
 	if err != nil {
 		return err
+	}
+	if opts.Denied {
+		if service != "" && service != egressService {
+			return cli.Usagef("--denied reads the %s service's log; name no other service", egressService)
+		}
+		service = egressService
 	}
 	ctx, finish := cli.Interruptible(context.Background())
 	err = printLog(ctx, cli.Backends(os.Environ()), ref, service, opts, lo, stdout)
@@ -154,12 +171,15 @@ func selected(rest []string, stdin io.Reader) (agent.Ref, string, error) {
 }
 
 // printLog locates the agent and copies the log of its service to stdout.
-func printLog(ctx context.Context, backends *backend.Set, ref agent.Ref, service string, opts options, lo backend.LogOptions, stdout io.Writer) error {
+func printLog(ctx context.Context, backends *backend.Set, ref agent.Ref, service string, opts options, lo backend.LogOptions, stdout io.Writer) (err error) {
 	located, errs := backends.Locate(ctx, []agent.Ref{ref}, opts.Labels)
 	if errs[0] != nil {
 		return errs[0]
 	}
 	a, b := located[0].Agent, located[0].Backend
+	if opts.Denied && !slices.Contains(a.Services, service) {
+		return fmt.Errorf("%s %s has no %s proxy, so nothing of it is refused: it reaches nothing outside", b.Name(), agent.Escape(a.Slug), egressService)
+	}
 	if service != "" && !slices.Contains(a.Services, service) {
 		return unknownService(a, service)
 	}
@@ -169,7 +189,15 @@ func printLog(ctx context.Context, backends *backend.Set, ref agent.Ref, service
 		return fail(fmt.Errorf("the %s backend keeps no logs of its agents", b.Name()))
 	}
 	out := stdout
-	if !opts.Raw && !tty.IsTerminal(stdout) {
+	if opts.Denied {
+		denied := &deniedWriter{out: stdout, follow: lo.Follow}
+		defer func() {
+			if cerr := denied.Close(); err == nil && ctx.Err() == nil {
+				err = cerr
+			}
+		}()
+		out = denied
+	} else if !opts.Raw && !tty.IsTerminal(stdout) {
 		text := stripControls(stdout)
 		defer text.Close()
 		out = text
