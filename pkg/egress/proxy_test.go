@@ -185,8 +185,9 @@ type testProxy struct {
 }
 
 // streamPause is how long the upstream's /stream waits between the two
-// halves of its answer.
-const streamPause = 600 * time.Millisecond
+// halves of its answer: long enough that a request bound well under it
+// still leaves a loaded machine time to send the request.
+const streamPause = 2 * time.Second
 
 // newTestProxy serves a proxy allowing allow, with DefaultLimits.
 func newTestProxy(t *testing.T, allow ...string) *testProxy {
