@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -30,7 +29,9 @@ import (
 // apart from the host's, and smolvm's agent kills that group (SIGKILL)
 // when --timeout expires (status 124) and when the smolvm client goes
 // away, however it died (SIGKILL included): here a guest agent process
-// (see guestAgent) watches a pipe that only this client holds open. What
+// (see guestAgent), started first and the leader of that group, watches a
+// pipe that only this client holds open, so that no moment passes in which
+// the command runs unwatched. What
 // the command left running in the background when it exits is killed too,
 // and its output read to the end then: the specification does not say
 // what smolvm does with it, and a stand-in leaves nothing behind. Only -d
@@ -69,8 +70,8 @@ func execute(c *call) int {
 		defer cancel()
 	}
 	cmd := exec.CommandContext(ctx, c.command[0], c.command[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	var group int // the guest agent's, which the command joins
+	cmd.Cancel = func() error { return killGroup(group) }
 	var stdout, stderr bytes.Buffer
 	var outTo, errTo io.Writer
 	switch {
@@ -122,22 +123,24 @@ func execute(c *call) int {
 		out.close()
 		return c.fail(fmt.Errorf("agent operation failed: exec: %v", err))
 	}
+	agent, err := watchClient()
+	if err != nil {
+		out.close()
+		out.wait()
+		return c.fail(fmt.Errorf("agent operation failed: exec: %v", err))
+	}
+	group = agent.agent.Process.Pid
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: group}
 	err = cmd.Start()
 	out.close()
 	if err != nil {
+		agent.stop()
 		out.wait()
 		fmt.Fprintf(c.stderr, "Error: agent operation failed: exec: %v\n", err)
 		return 127
 	}
-	agent, err := watchClient(cmd.Process.Pid)
-	if err != nil {
-		killGroup(cmd.Process.Pid)
-		cmd.Wait()
-		out.wait()
-		return c.fail(fmt.Errorf("agent operation failed: exec: %v", err))
-	}
 	err = cmd.Wait()
-	killGroup(cmd.Process.Pid)
+	killGroup(group)
 	agent.stop()
 	out.wait()
 	if errors.Is(err, exec.ErrWaitDelay) {
@@ -198,20 +201,19 @@ func (o *outputs) close() {
 // wait waits until all output is copied.
 func (o *outputs) wait() { o.copies.Wait() }
 
-// killGroup kills the process group of the command whose process is pid,
-// the command and everything it started. A group that is gone already is
-// no error.
-func killGroup(pid int) error {
-	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+// killGroup kills the process group pgid: the guest agent, the command
+// and everything it started. A group that is gone already is no error.
+func killGroup(pgid int) error {
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
 		return err
 	}
 	return nil
 }
 
 // envGuestAgent, in the environment of the stand-in, makes it the guest
-// agent of one exec (see guestAgent) rather than smolvm: its value is the
-// process group to kill. Main reads it, so that whatever runs Main as
-// smolvm (a test binary, the bench's stand-in) runs the guest agent too.
+// agent of one exec (see guestAgent) rather than smolvm. Main reads it, so
+// that whatever runs Main as smolvm (a test binary, the bench's stand-in)
+// runs the guest agent too.
 const envGuestAgent = "SMOLVM_STAND_IN_GUEST_AGENT"
 
 // client is the guest agent that watches one exec's client.
@@ -220,12 +222,13 @@ type client struct {
 	pipe  *os.File // the end that only the client holds
 }
 
-// watchClient starts the guest agent of the command in process group
-// pgid: the stand-in itself, run again with envGuestAgent set and the
-// read end of a pipe as its stdin. The write end stays in this process
-// alone (Go opens every file close-on-exec), so that the agent reads the
-// end of its input exactly when the client is gone.
-func watchClient(pgid int) (*client, error) {
+// watchClient starts the guest agent of a command, in a process group of
+// its own that the command is then to join: the stand-in itself, run again
+// with envGuestAgent set and the read end of a pipe as its stdin. The
+// write end stays in this process alone (Go opens every file
+// close-on-exec), so that the agent reads the end of its input exactly
+// when the client is gone.
+func watchClient() (*client, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -238,10 +241,11 @@ func watchClient(pgid int) (*client, error) {
 	agent := &exec.Cmd{
 		Path:  self,
 		Args:  []string{os.Args[0]}, // as it was run, for a binary that tells its commands apart by name
-		Env:   append(os.Environ(), envGuestAgent+"="+strconv.Itoa(pgid)),
+		Env:   append(os.Environ(), envGuestAgent+"=1"),
 		Stdin: r, // and no stdout or stderr, so that it holds none of the client's open
 		// Apart from the client's group, so that a signal to that group
-		// (the terminal's ^C) does not reach it before the client is gone.
+		// (the terminal's ^C) does not reach it before the client is gone;
+		// the leader of the command's.
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 	}
 	if err := agent.Start(); err != nil {
@@ -259,16 +263,12 @@ func (c *client) stop() {
 }
 
 // guestAgent is what smolvm's agent in the guest does for an exec whose
-// client goes away: it kills the command's process group. It waits for
-// the end of stdin, which comes when the client has exited or died.
-func guestAgent(pgid string) int {
-	pid, err := strconv.Atoi(pgid)
-	if err != nil || pid <= 1 {
-		fmt.Fprintf(os.Stderr, "smolvm stand-in: %s=%q is not a process group\n", envGuestAgent, pgid)
-		return 2
-	}
+// client goes away: it kills the command's process group, which is its
+// own. It waits for the end of stdin, which comes when the client has
+// exited or died.
+func guestAgent() int {
 	io.Copy(io.Discard, os.Stdin)
-	if err := killGroup(pid); err != nil {
+	if err := killGroup(os.Getpid()); err != nil {
 		fmt.Fprintln(os.Stderr, "smolvm stand-in: guest agent:", err)
 		return 1
 	}

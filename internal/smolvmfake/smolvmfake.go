@@ -81,8 +81,8 @@ import (
 // Main runs the stand-in with os.Args, os.Stdin, os.Stdout, os.Stderr and
 // returns the exit status.
 func Main() int {
-	if pgid, ok := os.LookupEnv(envGuestAgent); ok {
-		return guestAgent(pgid)
+	if _, ok := os.LookupEnv(envGuestAgent); ok {
+		return guestAgent()
 	}
 	return Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
