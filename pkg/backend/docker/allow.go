@@ -1,8 +1,6 @@
 package docker
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -67,13 +65,7 @@ func (b *Backend) SetAllowlist(ctx context.Context, a agent.Agent, patterns []st
 		return fmt.Errorf("its egress proxy is not running (%s): nothing changed", status)
 	}
 
-	content := rules.FormatAllowFile(want)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: rules.AllowFile, Mode: 0o644, Uid: egressUID, Gid: egressUID, Size: int64(len(content)), ModTime: time.Now()})
-	tw.Write(content)
-	tw.Close()
-	if _, err := c.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: egressStateDir, Content: &buf}); err != nil {
+	if err := writeContainerFile(ctx, c, id, egressStateDir, rules.AllowFile, rules.FormatAllowFile(want), egressUID); err != nil {
 		return fmt.Errorf("writing its egress proxy's allowlist: %w", err)
 	}
 
@@ -111,7 +103,7 @@ func (b *Backend) egressOf(a agent.Agent) (*client.Client, string, error) {
 
 // inForce reads the list the proxy in container id has in force.
 func inForce(ctx context.Context, c *client.Client, id string) ([]string, error) {
-	content, err := readFile(ctx, c, id, path.Join(egressStateDir, rules.AllowInForceFile))
+	content, err := readContainerFile(ctx, c, id, path.Join(egressStateDir, rules.AllowInForceFile))
 	switch {
 	case cerrdefs.IsNotFound(err):
 		return nil, errors.New("its egress proxy has not said which allowlist it has in force (a bottle-egress older than bottle-allow?)")

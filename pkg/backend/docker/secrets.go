@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -91,13 +90,7 @@ func installBundle(ctx context.Context, c *client.Client, egressID, agentID stri
 	if len(roots) > 0 && roots[len(roots)-1] != '\n' {
 		roots = append(roots, '\n')
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	bundle := append(roots, ca...)
-	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: bundleFile, Mode: 0o644, Size: int64(len(bundle)), ModTime: time.Now()})
-	tw.Write(bundle)
-	tw.Close()
-	if _, err := c.CopyToContainer(ctx, egressID, client.CopyToContainerOptions{DestinationPath: egressStateDir, Content: &buf}); err != nil {
+	if err := writeContainerFile(ctx, c, egressID, egressStateDir, bundleFile, append(roots, ca...), 0); err != nil {
 		return fmt.Errorf("egress: writing the agent's roots: %w", err)
 	}
 	return nil
@@ -109,7 +102,7 @@ func waitForFile(ctx context.Context, c *client.Client, id, p string) ([]byte, e
 	ctx, cancel := context.WithTimeout(ctx, caWait)
 	defer cancel()
 	for {
-		content, err := readFile(ctx, c, id, p)
+		content, err := readContainerFile(ctx, c, id, p)
 		if err == nil {
 			return content, nil
 		}
@@ -135,14 +128,14 @@ func waitForFile(ctx context.Context, c *client.Client, id, p string) ([]byte, e
 // following a symbolic link once; none is no roots.
 func imageRootsOf(ctx context.Context, c *client.Client, id string) ([]byte, error) {
 	for _, p := range imageRoots {
-		content, err := readFile(ctx, c, id, p)
+		content, err := readContainerFile(ctx, c, id, p)
 		var link symlink
 		if errors.As(err, &link) {
 			target := string(link)
 			if !path.IsAbs(target) {
 				target = path.Join(path.Dir(p), target)
 			}
-			content, err = readFile(ctx, c, id, target)
+			content, err = readContainerFile(ctx, c, id, target)
 		}
 		switch {
 		case err == nil:
@@ -152,37 +145,6 @@ func imageRootsOf(ctx context.Context, c *client.Client, id string) ([]byte, err
 		}
 	}
 	return nil, nil
-}
-
-// maxRoots bounds what is read of a file of roots.
-const maxRoots = 4 << 20
-
-// symlink is readFile's answer for a symbolic link: its target.
-type symlink string
-
-func (l symlink) Error() string { return "a symbolic link to " + string(l) }
-
-// readFile reads the regular file at p in the container through the
-// Engine's archive endpoint.
-func readFile(ctx context.Context, c *client.Client, id, p string) ([]byte, error) {
-	res, err := c.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: p})
-	if err != nil {
-		return nil, err
-	}
-	defer res.Content.Close()
-	tr := tar.NewReader(res.Content)
-	h, err := tr.Next()
-	switch {
-	case err != nil:
-		return nil, err
-	case h.Typeflag == tar.TypeSymlink:
-		return nil, symlink(h.Linkname)
-	case h.Typeflag != tar.TypeReg:
-		return nil, fmt.Errorf("%s is not a file", p)
-	case h.Size > maxRoots:
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, maxRoots)
-	}
-	return io.ReadAll(tr)
 }
 
 // lastLine is the last line a stopped sidecar wrote, which says why it
