@@ -141,7 +141,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), allowing(proxy.Allowlist().Patterns()), denying(deny))
+	fmt.Fprintf(stderr, "bottle-egress: listening on %s, allowing %s%s\n", ln.Addr(), proxy.Allowlist(), denying(deny))
 	err = egress.Serve(ln, proxy, egress.DefaultLimits)
 	fmt.Fprintf(stderr, "bottle-egress: %v\n", err)
 	return 1
@@ -186,17 +186,6 @@ func parseNetwork(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q is not a network such as 198.51.100.0/24 or 2001:db8::/32", s)
 	}
 	return n.Masked(), nil
-}
-
-// allowing says what the start-up line says the proxy allows.
-func allowing(patterns []string) string {
-	switch len(patterns) {
-	case 0:
-		return "nothing"
-	case 1:
-		return "1 pattern: " + patterns[0]
-	}
-	return fmt.Sprintf("%d patterns: %s", len(patterns), strings.Join(patterns, ", "))
 }
 
 // denying says what the start-up line says the proxy denies beyond what it

@@ -25,6 +25,7 @@
 package egress
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/bottle-dev/bottle/pkg/egress/rules"
@@ -87,4 +88,17 @@ func (a *Allowlist) Patterns() []string {
 		s = append(s, p.String())
 	}
 	return s
+}
+
+// String says the list as the proxy's log does: "nothing", "1 pattern: a",
+// "2 patterns: a, b".
+func (a *Allowlist) String() string {
+	patterns := a.Patterns()
+	switch len(patterns) {
+	case 0:
+		return "nothing"
+	case 1:
+		return "1 pattern: " + patterns[0]
+	}
+	return fmt.Sprintf("%d patterns: %s", len(patterns), strings.Join(patterns, ", "))
 }

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/bottle-dev/bottle/pkg/egress/rules"
@@ -97,7 +96,7 @@ func (w *AllowWatch) Poll() {
 	if err != nil {
 		if msg := err.Error(); msg != w.failing && !errors.Is(err, fs.ErrNotExist) {
 			w.failing = msg
-			w.logf("allowlist: cannot read it: %v; keeping %s", err, describe(w.Proxy.Allowlist().Patterns()))
+			w.logf("allowlist: cannot read it: %v; keeping %s", err, w.Proxy.Allowlist())
 		}
 		return
 	}
@@ -113,7 +112,7 @@ func (w *AllowWatch) Poll() {
 	}
 	w.pending, w.seen = nil, content
 	if err != nil {
-		w.logf("allowlist: %s: %v; keeping %s", clean(w.file()), err, describe(w.Proxy.Allowlist().Patterns()))
+		w.logf("allowlist: %s: %v; keeping %s", clean(w.file()), err, w.Proxy.Allowlist())
 		return
 	}
 	a, _ := NewAllowlist(patterns)
@@ -127,7 +126,7 @@ func (w *AllowWatch) Poll() {
 func (w *AllowWatch) take(a *Allowlist, change bool) error {
 	w.Proxy.SetAllow(a)
 	if change {
-		w.logf("allowlist: %s", describe(a.Patterns()))
+		w.logf("allowlist: %s", a)
 	}
 	if err := writeAtomic(filepath.Join(w.Dir, rules.AllowInForceFile), rules.FormatAllowFile(a.Patterns())); err != nil {
 		return fmt.Errorf("cannot write the list in force: %w", err)
@@ -137,18 +136,6 @@ func (w *AllowWatch) take(a *Allowlist, change bool) error {
 
 func (w *AllowWatch) logf(format string, args ...any) {
 	w.Proxy.logLine("bottle-egress: " + fmt.Sprintf(format, args...) + "\n")
-}
-
-// describe says a list as the log does: "0 patterns", "1 pattern: a",
-// "2 patterns: a, b".
-func describe(patterns []string) string {
-	switch len(patterns) {
-	case 0:
-		return "0 patterns"
-	case 1:
-		return "1 pattern: " + patterns[0]
-	}
-	return fmt.Sprintf("%d patterns: %s", len(patterns), strings.Join(patterns, ", "))
 }
 
 // writeAtomic writes content to path through a file beside it renamed into
