@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/moby/term"
 
@@ -196,8 +197,11 @@ func attach(ctx context.Context, backends *backend.Set, ref agent.Ref, labels ma
 	if errors.Is(err, backend.ErrDetached) {
 		term.Restore()
 		how := "the terminal went away"
-		if keys.seen() {
+		switch {
+		case keys.seen():
 			how = "by the detach keys"
+		case err != backend.ErrDetached: // the backend says how
+			how = strings.TrimSuffix(err.Error(), ": "+backend.ErrDetached.Error())
 		}
 		// On a line of its own: the program left the cursor where it was.
 		fmt.Fprintf(u.stderr, "\n%s: detached from %s (%s); its program goes on. Rejoin with: %s %s\n", prog, a.Slug, how, prog, a.Slug)

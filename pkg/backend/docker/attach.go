@@ -76,7 +76,7 @@ func (b *Backend) Join(ctx context.Context, a agent.Agent, s backend.Session) (i
 			case err := <-wait.Error:
 				return 0, fmt.Errorf("waiting for its program to end: %w", err)
 			case <-time.After(exitGrace):
-				return 0, backend.ErrDetached
+				return 0, fmt.Errorf("the Docker Engine ended the session's stream: %w", backend.ErrDetached)
 			}
 		}
 	}
