@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -31,6 +32,7 @@ import (
 
 	"github.com/bottle-dev/bottle/internal/cli/allow"
 	"github.com/bottle-dev/bottle/internal/cli/attach"
+	"github.com/bottle-dev/bottle/internal/cli/fetch"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
 	"github.com/bottle-dev/bottle/internal/cli/logs"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
@@ -74,6 +76,7 @@ func TestMain(m *testing.M) {
 	testscript.Main(withEngine{m}, map[string]func(){
 		"bottle-allow":       func() { os.Exit(allow.Main()) },
 		"bottle-attach":      func() { os.Exit(attach.Main()) },
+		"bottle-fetch":       func() { os.Exit(fetch.Main()) },
 		"bottle-has-backend": func() { os.Exit(hasbackend.Main()) },
 		"bottle-logs":        func() { os.Exit(logs.Main()) },
 		"bottle-ls":          func() { os.Exit(ls.Main()) },
@@ -243,7 +246,7 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: dockerCondition,
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		Cmds: commands(map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":              cmdExits,
 			"dead-socket":        cmdDeadSocket,
 			"hung-socket":        cmdHungSocket,
@@ -265,7 +268,7 @@ func TestScripts(t *testing.T) {
 			"host-listen":        cmdHostListen,
 			"docker-confinement": cmdDockerConfinement,
 			"host-addrs":         cmdHostAddrs,
-		},
+		}, gitCmds, registryCmds),
 	})
 }
 
@@ -797,4 +800,14 @@ func cmdDockerNetworkRm(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	_, err := mustEngine(ts).NetworkRemove(context.Background(), args[0], client.NetworkRemoveOptions{})
 	ts.Check(err)
+}
+
+// commands merges the scripts' commands, each set kept in the file of the
+// feature it tests.
+func commands(sets ...map[string]func(ts *testscript.TestScript, neg bool, args []string)) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	all := map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+	for _, set := range sets {
+		maps.Copy(all, set)
+	}
+	return all
 }

@@ -26,6 +26,9 @@ type Agent struct {
 	// Ports are the agent's published ports, by the agent's port, each
 	// with the host address that leads to it; nil when it publishes none.
 	Ports []Port
+	// Branch is the agent's own copy of a git repository, when it was
+	// started on a branch of its own; nil otherwise.
+	Branch *Branch
 
 	// Handle is what the backend that listed the agent needs to act on it
 	// without looking it up again, such as its containers; only that
@@ -64,6 +67,14 @@ func NewSlug(name string) string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return name + "-" + hex.EncodeToString(b[:])
+}
+
+// Branch is an agent's own copy of the user's git repository, on a branch
+// that is fetched back into that repository as the agent's work.
+type Branch struct {
+	Name string // the branch, in the copy and in the user's repository: bottle/SLUG unless the user named it
+	Repo string // the top directory of the user's repository
+	Copy string // the directory bottle keeps the copy in, on the host
 }
 
 // Port is one published port of an agent: the port the agent listens on

@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef/internal/strictjson"
 	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
@@ -36,6 +37,9 @@ type Definition struct {
 	Egress    Egress            // its Allow holds every secret's hosts too
 	Secrets   []Secret          // sorted by name
 	Ports     []Publish         // the agent's ports published on the host, in order; no port twice
+	// Branch is set by bottle-start, never by the file: the agent's own
+	// copy of a repository, which Workspace then names.
+	Branch *agent.Branch
 
 	// The agent's confinement on docker. The defaults are the strict ones;
 	// each key that weakens them must be written out in the definition.
