@@ -6,8 +6,9 @@ BIN  ?= bin
 # busybox-static: the example and test images are made from it (no registry).
 # fzf and jq: the pipelines the README shows, and the tests that run them;
 # tmux: the terminals of the tests of sessions; ca-certificates: the roots
-# the egress proxy's image verifies hosts against.
-DEBS := busybox-static fzf jq tmux ca-certificates
+# the egress proxy's image verifies hosts against; git: agents on a branch of
+# their own (bottle-start --branch), whose test images carry it too.
+DEBS := busybox-static fzf jq tmux ca-certificates git
 
 .PHONY: all deps build images demo test fuzz clean bench
 
