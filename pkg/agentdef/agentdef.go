@@ -23,12 +23,17 @@ import (
 	"github.com/bottle-dev/bottle/pkg/egress/rules"
 )
 
+// DefaultWorkdir is where the agent sees its workspace unless the
+// definition's workdir says otherwise.
+const DefaultWorkdir = "/workspace"
+
 // Definition is a validated agent definition, with defaults applied.
 type Definition struct {
 	Name      string            // the agent name: the file's base name without ".json"
 	File      string            // absolute path of the definition file
 	Dir       string            // the directory the file really lies in (symlinks resolved): never writable from inside the bottle
 	Image     string            // required
+	Pull      Pull              // when the images are pulled: the "pull" key, else bottle-start's --pull; "" is PullMissing
 	Command   []string          // the agent's program, the bottle's session, run on a terminal; nil: the image's own command
 	Env       map[string]string // never nil after Load (empty map when absent)
 	Workdir   string            // absolute path inside the agent; default "/workspace" when Workspace is set, else ""
@@ -163,6 +168,8 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 		switch key {
 		case "image":
 			d.Image, err = l.image(at, v)
+		case "pull":
+			d.Pull, err = l.pull(at, v)
 		case "command":
 			d.Command, err = l.stringList(at, v)
 		case "env":
@@ -212,7 +219,7 @@ func (l *loader) definition(obj *strictjson.Object) (*Definition, error) {
 		return nil, err
 	}
 	if d.Workdir == "" && d.Workspace != "" {
-		d.Workdir = "/workspace"
+		d.Workdir = DefaultWorkdir
 	}
 	d.PidsLimit = cmp.Or(d.PidsLimit, DefaultPidsLimit)
 	d.Memory = cmp.Or(d.Memory, DefaultMemory)

@@ -10,7 +10,7 @@ import (
 
 // The keys each object of a definition takes, in the order a message lists them.
 var (
-	topKeys     = []string{"image", "command", "env", "workdir", "workspace", "sidecars", "egress", "secrets", "ports", "user", "read_only", "pids_limit", "cap_add", "memory", "cpus", "smolmachines"}
+	topKeys     = []string{"image", "pull", "command", "env", "workdir", "workspace", "sidecars", "egress", "secrets", "ports", "user", "read_only", "pids_limit", "cap_add", "memory", "cpus", "smolmachines"}
 	sidecarKeys = []string{"name", "image", "command", "env", "cap_add", "pids_limit", "memory", "cpus"}
 	egressKeys  = []string{"allow"}
 	smolKeys    = []string{"image"}
