@@ -47,6 +47,8 @@ type jsonAgent struct {
 	State     string     `json:"state"`
 	Exit      *int       `json:"exit_status,omitempty"`
 	Ports     []jsonPort `json:"ports,omitempty"`
+	Branch    string     `json:"branch,omitempty"`
+	Repo      string     `json:"repo,omitempty"`
 }
 
 type jsonPort struct {
@@ -64,6 +66,10 @@ func WriteJSON(w io.Writer, a Agent) error {
 	for _, p := range a.Ports {
 		ports = append(ports, jsonPort{Port: p.Port, Host: Escape(p.Host)})
 	}
+	var branch, repo string
+	if a.Branch != nil {
+		branch, repo = Escape(a.Branch.Name), Escape(a.Branch.Repo)
+	}
 	b, err := json.Marshal(jsonAgent{
 		Backend:   a.Backend,
 		Slug:      a.Slug,
@@ -73,6 +79,8 @@ func WriteJSON(w io.Writer, a Agent) error {
 		State:     a.State,
 		Exit:      a.Exit,
 		Ports:     ports,
+		Branch:    branch,
+		Repo:      repo,
 	})
 	if err != nil {
 		return err

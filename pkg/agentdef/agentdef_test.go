@@ -439,16 +439,16 @@ func TestConfigFromEnv(t *testing.T) {
 		env  map[string]string
 		want Config
 	}{
-		{"agent path", map[string]string{"BOTTLE_AGENT_PATH": "/a::b:", "XDG_CONFIG_HOME": "/x", "XDG_STATE_HOME": "/s", "HOME": "/h"},
-			Config{SearchPath: []string{"/a", "b"}, Home: "/h", ConfigDir: "/x/bottle", StateDir: "/s/bottle"}},
+		{"agent path", map[string]string{"BOTTLE_AGENT_PATH": "/a::b:", "XDG_CONFIG_HOME": "/x", "XDG_STATE_HOME": "/s", "XDG_DATA_HOME": "/d", "HOME": "/h"},
+			Config{SearchPath: []string{"/a", "b"}, Home: "/h", ConfigDir: "/x/bottle", StateDir: "/s/bottle", DataDir: "/d/bottle"}},
 		{"agent path of empty entries", map[string]string{"BOTTLE_AGENT_PATH": "::", "HOME": "/h"},
-			Config{Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle"}},
-		{"XDG", map[string]string{"XDG_CONFIG_HOME": "/x", "XDG_STATE_HOME": "/s/", "HOME": "/h"},
-			Config{SearchPath: []string{"/x/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/x/bottle", StateDir: "/s/bottle"}},
+			Config{Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle", DataDir: "/h/.local/share/bottle"}},
+		{"XDG", map[string]string{"XDG_CONFIG_HOME": "/x", "XDG_STATE_HOME": "/s/", "XDG_DATA_HOME": "/d/", "HOME": "/h"},
+			Config{SearchPath: []string{"/x/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/x/bottle", StateDir: "/s/bottle", DataDir: "/d/bottle"}},
 		{"HOME", map[string]string{"HOME": "/h/"},
-			Config{SearchPath: []string{"/h/.config/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle"}},
-		{"relative XDG is ignored", map[string]string{"XDG_CONFIG_HOME": "x", "XDG_STATE_HOME": "s", "HOME": "/h"},
-			Config{SearchPath: []string{"/h/.config/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle"}},
+			Config{SearchPath: []string{"/h/.config/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle", DataDir: "/h/.local/share/bottle"}},
+		{"relative XDG is ignored", map[string]string{"XDG_CONFIG_HOME": "x", "XDG_STATE_HOME": "s", "XDG_DATA_HOME": "d", "HOME": "/h"},
+			Config{SearchPath: []string{"/h/.config/bottle/agents", "./.bottle/agents"}, Home: "/h", ConfigDir: "/h/.config/bottle", StateDir: "/h/.local/state/bottle", DataDir: "/h/.local/share/bottle"}},
 		{"relative HOME is ignored", map[string]string{"HOME": "h"}, Config{SearchPath: []string{"./.bottle/agents"}}},
 		{"neither", map[string]string{}, Config{SearchPath: []string{"./.bottle/agents"}}},
 	}

@@ -18,6 +18,7 @@ type Config struct {
 	Home       string   // the user's home directory, "" when unknown: never a workspace, nor what contains it
 	ConfigDir  string   // bottle's own configuration ($XDG_CONFIG_HOME/bottle), "" when unknown: never mounted
 	StateDir   string   // bottle's state, the trust store among it ($XDG_STATE_HOME/bottle), "" when unknown: never mounted
+	DataDir    string   // bottle's data, the agents' copies of repositories among it ($XDG_DATA_HOME/bottle), "" when unknown: never mounted
 }
 
 // defaultSearchEntry is the search path's entry for the definitions of the
@@ -30,9 +31,10 @@ const defaultSearchEntry = "./.bottle/agents"
 //     (empty entries skipped), else ConfigDir/agents, then defaultSearchEntry;
 //   - Home: HOME, when it is an absolute path;
 //   - ConfigDir: $XDG_CONFIG_HOME/bottle, XDG_CONFIG_HOME defaulting to $HOME/.config;
-//   - StateDir: $XDG_STATE_HOME/bottle, XDG_STATE_HOME defaulting to $HOME/.local/state.
+//   - StateDir: $XDG_STATE_HOME/bottle, XDG_STATE_HOME defaulting to $HOME/.local/state;
+//   - DataDir: $XDG_DATA_HOME/bottle, XDG_DATA_HOME defaulting to $HOME/.local/share.
 //
-// A relative XDG_CONFIG_HOME or XDG_STATE_HOME is ignored, as the XDG base
+// A relative XDG_CONFIG_HOME, XDG_STATE_HOME or XDG_DATA_HOME is ignored, as the XDG base
 // directory specification requires.
 func ConfigFromEnv(getenv func(string) string) Config {
 	var cfg Config
@@ -52,6 +54,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	}
 	cfg.ConfigDir = xdg("XDG_CONFIG_HOME", ".config")
 	cfg.StateDir = xdg("XDG_STATE_HOME", filepath.Join(".local", "state"))
+	cfg.DataDir = xdg("XDG_DATA_HOME", filepath.Join(".local", "share"))
 	if list := getenv("BOTTLE_AGENT_PATH"); list != "" {
 		for _, dir := range strings.Split(list, ":") {
 			if dir != "" {

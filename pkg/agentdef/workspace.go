@@ -101,10 +101,12 @@ func (l *loader) checkWorkspace(dir string) error {
 		return err
 	}
 	// A bottle that could write bottle's own directories could add
-	// definitions that need no trust, or trust its own.
+	// definitions that need no trust, or trust its own, or write into
+	// other agents' copies and the repositories bottle reads them through.
 	for _, own := range []struct{ dir, what string }{
 		{l.cfg.ConfigDir, "bottle's configuration"},
 		{l.cfg.StateDir, "bottle's trust store"},
+		{l.cfg.DataDir, "the agents' copies of repositories"},
 	} {
 		if own.dir != "" {
 			if err := checkTree(dir, own.dir, " ("+own.what+")"); err != nil {

@@ -125,11 +125,13 @@ func TestWorkspaceHome(t *testing.T) {
 	}
 }
 
-// bottle's own configuration and trust store: a bottle that could write
-// them could add definitions that need no trust, or trust its own.
+// bottle's own configuration, trust store and data: a bottle that could
+// write them could add definitions that need no trust, trust its own, or
+// rewrite another agent's copy of a repository.
 func TestWorkspaceBottleDirectories(t *testing.T) {
 	root := tempDir(t)
-	cfg := Config{ConfigDir: mkdir(t, root, "config/bottle"), StateDir: mkdir(t, root, "state/bottle")}
+	cfg := Config{ConfigDir: mkdir(t, root, "config/bottle"), StateDir: mkdir(t, root, "state/bottle"), DataDir: mkdir(t, root, "data/bottle")}
+	copies := mkdir(t, cfg.DataDir, "copies")
 	agents := mkdir(t, cfg.ConfigDir, "agents")
 	defs := mkdir(t, root, "defs")
 	for _, tt := range []struct {
@@ -140,6 +142,8 @@ func TestWorkspaceBottleDirectories(t *testing.T) {
 		{agents, strconv.Quote(agents) + " lies inside " + cfg.ConfigDir + " (bottle's configuration)" + mountReason},
 		{cfg.StateDir, strconv.Quote(cfg.StateDir) + " is " + cfg.StateDir + " (bottle's trust store)" + mountReason},
 		{filepath.Dir(cfg.StateDir), strconv.Quote(filepath.Dir(cfg.StateDir)) + " contains " + cfg.StateDir + " (bottle's trust store)" + mountReason},
+		{copies, strconv.Quote(copies) + " lies inside " + cfg.DataDir + " (the agents' copies of repositories)" + mountReason},
+		{filepath.Dir(cfg.DataDir), strconv.Quote(filepath.Dir(cfg.DataDir)) + " contains " + cfg.DataDir + " (the agents' copies of repositories)" + mountReason},
 		{root, strconv.Quote(root) + " contains " + cfg.ConfigDir + " (bottle's configuration)" + mountReason},
 	} {
 		_, file, err := loadWorkspace(t, defs, tt.workspace, cfg)

@@ -29,6 +29,11 @@ const (
 	// where the backend itself tells no listing (smolmachines); docker's
 	// come from the Engine's bindings instead.
 	Ports = Prefix + "ports"
+	// The agent's own branch (bottle-start --branch): its name, the
+	// user's repository and the copy bottle keeps on the host.
+	Branch     = Prefix + "branch"
+	BranchRepo = Prefix + "branch.repo"
+	BranchCopy = Prefix + "branch.copy"
 )
 
 // The labels that tell apart the objects of a bottle that has more than
@@ -59,6 +64,9 @@ func Bottle(a agent.Agent, user map[string]string) map[string]string {
 	l[Slug] = a.Slug
 	l[Agent] = a.Name
 	l[Services] = strings.Join(a.Services, ",")
+	if b := a.Branch; b != nil {
+		l[Branch], l[BranchRepo], l[BranchCopy] = b.Name, b.Repo, b.Copy
+	}
 	return l
 }
 
@@ -74,6 +82,9 @@ func Decode(l map[string]string) (a agent.Agent, ok bool) {
 		a.Services = strings.Split(s, ",")
 	}
 	a.Ports = decodePorts(l[Ports])
+	if name, repo, copy := l[Branch], l[BranchRepo], l[BranchCopy]; name != "" && repo != "" && copy != "" {
+		a.Branch = &agent.Branch{Name: name, Repo: repo, Copy: copy}
+	}
 	return a, true
 }
 

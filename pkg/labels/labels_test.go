@@ -35,6 +35,7 @@ func TestDecode(t *testing.T) {
 	for _, a := range []agent.Agent{
 		{Slug: "reviewer-3f9a1c", Name: "reviewer", Services: []string{"egress", "web"}},
 		{Slug: "shell-000000", Name: "shell"},
+		{Slug: "shell-000001", Name: "shell", Branch: &agent.Branch{Name: "bottle/shell-000001", Repo: "/home/u/src/site", Copy: "/home/u/.local/share/bottle/copies/shell-000001-123"}},
 		{Slug: "evil", Name: "a\nb", Services: []string{"x\x1b[31m", `y\z`}},
 	} {
 		got, ok := labels.Decode(labels.Bottle(a, map[string]string{"team": "site"}))

@@ -73,7 +73,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	deny := hostAddresses(c.DaemonHost())
-	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: services}
+	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: services, Branch: def.Branch}
 	common := labels.Bottle(a, user)
 	made := &created{c: c, pool: b.cfg.Pool}
 	defer func() {

@@ -44,7 +44,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	if err := b.Usable(ctx); err != nil {
 		return agent.Agent{}, err
 	}
-	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: def.SidecarNames()}
+	a := agent.Agent{Backend: b.Name(), Slug: slug, Name: def.Name, Services: def.SidecarNames(), Branch: def.Branch}
 	args, err := createArgs(a, def, user)
 	if err != nil {
 		return agent.Agent{}, err
