@@ -70,6 +70,8 @@ var (
 	testImage   = "bottle-test-" + run + ":latest"
 	egressImage = "bottle-test-egress-" + run + ":latest"
 	tetherImage = "bottle-test-tether-" + run + ":latest"
+	// gitImage is testImage with the host's git, for agents on a branch.
+	gitImage = "bottle-test-git-" + run + ":latest"
 )
 
 func TestMain(m *testing.M) {
@@ -112,7 +114,7 @@ func (w withEngine) Run() int {
 	}
 	status := w.m.Run()
 	left := leftovers(ctx, engine, false)
-	for _, image := range []string{testImage, egressImage, tetherImage} {
+	for _, image := range []string{testImage, egressImage, tetherImage, gitImage} {
 		if _, err := engine.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true}); err != nil {
 			fmt.Fprintln(os.Stderr, "docker tests: removing a test image:", err)
 			status = 1
@@ -143,6 +145,9 @@ func importImages(ctx context.Context, engine *client.Client) error {
 		return err
 	}
 	if err := scratchimage.Busybox(ctx, engine, testImage, marks, authority.pem, filepath.Join(dir, "tlsecho")); err != nil {
+		return err
+	}
+	if err := scratchimage.BusyboxGit(ctx, engine, gitImage, marks, authority.pem); err != nil {
 		return err
 	}
 	if err := scratchimage.Egress(ctx, engine, egressImage, filepath.Join(dir, "bottle-egress"), authority.pem, marks); err != nil {
@@ -229,6 +234,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("RUN", run)
 			env.Setenv("IMAGE", testImage)
 			env.Setenv("EGRESS_IMAGE", egressImage)
+			env.Setenv("GIT_IMAGE", gitImage)
 			env.Setenv("BOTTLE_TETHER_IMAGE", tetherImage)
 			if wd, err := os.Getwd(); err == nil {
 				env.Setenv("REPO", wd) // the repository's root, for its examples

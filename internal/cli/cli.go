@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/jessevdk/go-flags"
@@ -154,4 +156,33 @@ func AgentFromStdin(prog string, stdin io.Reader) (agent.Ref, error) {
 		return agent.Ref{}, Usage(err)
 	}
 	return ref, nil
+}
+
+// AgentsFromArgs are the agents that the arguments name or, when there
+// are none, the lines of stdin, for a binary that acts on many: each once,
+// in order. A terminal on stdin is bad usage, and so is naming none.
+func AgentsFromArgs(prog, verb string, args []string, stdin io.Reader) ([]agent.Ref, error) {
+	var refs []agent.Ref
+	if len(args) > 0 {
+		for _, arg := range args {
+			ref, err := agent.ParseRef(arg)
+			if err != nil {
+				return nil, Usage(err)
+			}
+			refs = append(refs, ref)
+		}
+	} else {
+		if tty.IsTerminal(stdin) {
+			return nil, Usagef("name the agents to %s, as arguments or on stdin (see %s --help)", verb, prog)
+		}
+		var err error
+		if refs, err = agent.ReadRefs(stdin); err != nil {
+			return nil, Usage(err)
+		}
+	}
+	if len(refs) == 0 {
+		return nil, Usagef("nothing to %s: no agent named on the command line or stdin", verb)
+	}
+	slices.SortStableFunc(refs, func(a, b agent.Ref) int { return strings.Compare(a.String(), b.String()) })
+	return slices.Compact(refs), nil
 }

@@ -31,11 +31,50 @@ const busyboxPath = "/bin/busybox"
 // its system roots (PEM certificates in /etc/ssl/certs/ca-certificates.crt);
 // and each static executable of extra in /usr/local/bin.
 func Busybox(ctx context.Context, c *client.Client, ref string, labels map[string]string, roots []byte, extra ...string) error {
-	rootfs, err := busyboxRootfs(roots, extra...)
+	rootfs, err := busyboxRootfs(roots, nil, extra...)
 	if err != nil {
 		return err
 	}
 	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/bin/sh"]`)
+}
+
+// GitPath is where Debian's git package puts git.
+const GitPath = "/usr/bin/git"
+
+// BusyboxGit creates the image ref as Busybox does, with the host's git
+// in it too: GitPath and the shared libraries it is linked with, each at
+// the path the host has it, for agents that commit on a branch of their
+// own.
+func BusyboxGit(ctx context.Context, c *client.Client, ref string, labels map[string]string, roots []byte, extra ...string) error {
+	files, err := withLibraries(GitPath)
+	if err != nil {
+		return err
+	}
+	rootfs, err := busyboxRootfs(roots, files, extra...)
+	if err != nil {
+		return err
+	}
+	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/bin/sh"]`)
+}
+
+// withLibraries returns the dynamic executable at path and every shared
+// library ldd says it loads, the dynamic loader included.
+func withLibraries(path string) ([]string, error) {
+	out, err := exec.Command("ldd", path).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd %s: %w (install Debian's git)", path, err)
+	}
+	files := []string{path}
+	for _, line := range strings.Split(string(out), "\n") {
+		fields := strings.Fields(line)
+		if i := slices.Index(fields, "=>"); i >= 0 && i+1 < len(fields) {
+			fields = fields[i+1:]
+		}
+		if len(fields) > 0 && strings.HasPrefix(fields[0], "/") {
+			files = append(files, fields[0])
+		}
+	}
+	return files, nil
 }
 
 // Binary creates the image ref holding only the static executable at path,
@@ -161,7 +200,10 @@ func streamError(ref string, r io.Reader) error {
 	}
 }
 
-func busyboxRootfs(roots []byte, extra ...string) (io.Reader, error) {
+// busyboxRootfs is busybox and its applets, roots when there are any, each
+// of host (files of this host, dynamic executables and their libraries) at
+// its own path, and each static executable of extra in /usr/local/bin.
+func busyboxRootfs(roots []byte, host []string, extra ...string) (io.Reader, error) {
 	bin, err := os.ReadFile(busyboxPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w (install Debian's busybox-static)", err)
@@ -195,6 +237,13 @@ func busyboxRootfs(roots []byte, extra ...string) (io.Reader, error) {
 	addFile("bin/busybox", 0o755, bin)
 	if roots != nil {
 		addFile("etc/ssl/certs/ca-certificates.crt", 0o644, roots)
+	}
+	for _, path := range host {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		addFile(strings.TrimPrefix(path, "/"), 0o755, data)
 	}
 	for _, path := range extra {
 		bin, err := os.ReadFile(path)
@@ -244,7 +293,7 @@ func checkStatic(path string, bin []byte) error {
 // into dir, replacing what was there: the form of a local image that
 // smolvm takes as a directory, where the Engine takes an import.
 func WriteBusybox(dir string) error {
-	rootfs, err := busyboxRootfs(nil)
+	rootfs, err := busyboxRootfs(nil, nil)
 	if err != nil {
 		return err
 	}

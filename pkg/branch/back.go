@@ -197,6 +197,16 @@ func Fetch(ctx context.Context, cfg Config, b *agent.Branch, commit string, forc
 	return Fetched{Old: old, New: commit}, nil
 }
 
+// Discard undoes Make for a start that failed: the copy goes, and the
+// user's branch too while it is still where Make put it.
+func Discard(ctx context.Context, cfg Config, b *agent.Branch) error {
+	tip, err := Tip(b)
+	if err == nil {
+		_, err = (&git{env: cfg.Env}).user(ctx, b.Repo, "update-ref", "-d", "refs/heads/"+b.Name, tip)
+	}
+	return errors.Join(err, Remove(cfg, b))
+}
+
 // Remove deletes b's copy, shadow included. It removes only a directory
 // that lies directly in cfg.Root, whatever the agent's labels say.
 func Remove(cfg Config, b *agent.Branch) error {

@@ -28,35 +28,13 @@ import (
 // Config is where copies are kept and the environment git runs with, read
 // once at the edge.
 type Config struct {
-	// Root is the directory bottle keeps the copies in:
-	// $XDG_DATA_HOME/bottle/copies.
+	// Root is the directory bottle keeps the copies in, one directory
+	// each: $XDG_DATA_HOME/bottle/copies.
 	Root string
 	// Env is the user's environment; git in the user's repository runs
 	// with it, less the variables that would point git at another
 	// repository.
 	Env []string
-}
-
-// ConfigFromEnv reads the Config from the environment: XDG_DATA_HOME,
-// defaulting to $HOME/.local/share (a relative one is ignored, as the XDG
-// base directory specification requires). Root is "" when neither is set.
-func ConfigFromEnv(environ []string) Config {
-	getenv := func(key string) string {
-		for _, kv := range environ {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-				return v
-			}
-		}
-		return ""
-	}
-	cfg := Config{Env: environ}
-	switch data, home := getenv("XDG_DATA_HOME"), getenv("HOME"); {
-	case filepath.IsAbs(data):
-		cfg.Root = filepath.Join(data, "bottle", "copies")
-	case filepath.IsAbs(home):
-		cfg.Root = filepath.Join(home, ".local", "share", "bottle", "copies")
-	}
-	return cfg
 }
 
 // InputError is a repository, a commit or a branch name that cannot give an

@@ -16,6 +16,7 @@ import (
 	"github.com/bottle-dev/bottle/pkg/agent"
 	"github.com/bottle-dev/bottle/pkg/agentdef"
 	"github.com/bottle-dev/bottle/pkg/backend"
+	"github.com/bottle-dev/bottle/pkg/branch"
 	"github.com/bottle-dev/bottle/pkg/progress"
 	"github.com/bottle-dev/bottle/pkg/tty"
 )
@@ -25,7 +26,7 @@ const prog = "bottle-start"
 var command = cli.Command{
 	Name:  prog,
 	Short: "start an agent and print its line",
-	Usage: "[--backend NAME] [--name SLUG] [--publish [IP:][HOSTPORT:]PORT]... [--label KEY=VALUE]... [--json] AGENT",
+	Usage: "[--backend NAME] [--name SLUG] [--branch[=NAME] [--from REF]] [--publish [IP:][HOSTPORT:]PORT]... [--label KEY=VALUE]... [--json] AGENT",
 	Description: "Starts the agent defined by AGENT.json (found in the directories of BOTTLE_AGENT_PATH) " +
 		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +
 		"A definition found through the current directory (./.bottle/agents) is used only once " +
@@ -41,6 +42,10 @@ var command = cli.Command{
 		"127.0.0.1::3000, 0.0.0.0:8080:3000); bottle-port prints where. On docker the agent's network stays internal: " +
 		"a forwarder of bottle's own relays each port to the agent. On smolmachines a port is published only with " +
 		"an egress allowlist, an explicit address 0.0.0.0 and a host port (smolvm binds where it binds, and without an allowlist -p opens the machine's network). " +
+		"--branch gives the agent its own copy of the git repository of the definition's workspace, or of the current directory, " +
+		"on a new branch bottle/SLUG (or NAME) from HEAD (or --from REF), and mounts the copy as the agent's workspace instead: " +
+		"the branch is created in your repository at once, bottle-fetch brings the agent's commits into it while it runs, " +
+		"and bottle-stop does so at the end and removes the copy. Nothing of your repository is mounted. " +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
 		"2 on bad usage or a bad or untrusted agent definition, 130 or 143 when interrupted (after cleaning up). " +
 		"When stderr is a terminal it shows each step while it works.",
@@ -52,7 +57,7 @@ var command = cli.Command{
   XDG_CONFIG_HOME   holds bottle/agents, your own definitions (default ~/.config)
   XDG_STATE_HOME    holds bottle/trusted.json, the trust store of bottle-trust
                     (default ~/.local/state)
-  BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
+` + cli.BranchEnvironment + `  BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
 ` + cli.BackendEnvironment + `
 Examples:
   bottle-start reviewer
@@ -60,6 +65,8 @@ Examples:
   bottle-start --backend=docker ./agents/reviewer.json
   bottle-start --name review-pr-42 reviewer | bottle-attach
   bottle-start --publish 3000 --name web-1 reviewer && bottle-port web-1 3000
+  bottle-start --branch reviewer                # on branch bottle/reviewer-xxxxxx
+  bottle-start --branch=fix-login --from main reviewer
 `,
 	LabelHelp: "put this label on everything the agent is made of (repeatable)",
 	Operands:  &cli.Operands[cli.AgentDefinition]{},
@@ -68,6 +75,8 @@ Examples:
 type options struct {
 	Backend *cli.BackendName `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
 	Name    string           `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
+	Branch  *string          `long:"branch" optional:"yes" optional-value:"" value-name:"NAME" description:"give the agent its own copy of the repository, on a new branch NAME (default bottle/SLUG); with a name, write --branch=NAME"`
+	From    string           `long:"from" value-name:"REF" description:"with --branch, the commit the branch starts from (default HEAD, which must be on a branch)"`
 	Publish []string         `short:"p" long:"publish" value-name:"[IP:][HOSTPORT:]PORT" description:"publish the agent's TCP port PORT on the host (default address 127.0.0.1, host port picked), after the definition's ports (repeatable)"`
 	cli.LabelScope
 	JSON bool `long:"json" description:"print the agent as a JSON line"`
@@ -122,6 +131,10 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	} else if err := agent.CheckSlug(slug); err != nil {
 		return cli.Usage(fmt.Errorf("--name: %w", err))
 	}
+	on, err := onBranch(opts, def)
+	if err != nil {
+		return err
+	}
 
 	ctx, finish := cli.Interruptible(context.Background())
 	// A person watching sees each step on one line that is wiped at the
@@ -132,13 +145,16 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 		wipe = func() { fmt.Fprint(stderr, "\r\033[K") }
 	}
 	started, err := func() (agent.Agent, error) {
-		started, err := b.Start(ctx, slug, def, opts.Labels)
+		started, err := on.start(ctx, b, slug, def, opts.Labels)
 		// A generated slug that happens to be taken is drawn again.
 		for retries := 3; opts.Name == "" && errors.Is(err, backend.ErrSlugTaken) && retries > 0; retries-- {
 			slug = agent.NewSlug(def.Name)
-			started, err = b.Start(ctx, slug, def, opts.Labels)
+			started, err = on.start(ctx, b, slug, def, opts.Labels)
 		}
+		var input *branch.InputError
 		switch {
+		case errors.As(err, &input):
+			return agent.Agent{}, cli.Usage(err)
 		case errors.Is(err, backend.ErrUnusable), errors.Is(err, backend.ErrNoAnswer):
 			return agent.Agent{}, &backend.UnusableError{Backend: b.Name(), Reason: err}
 		case err != nil:
@@ -157,6 +173,57 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 		return agent.WriteJSON(stdout, started)
 	}
 	return agent.WriteLine(stdout, started)
+}
+
+// branching is how a start makes the agent's workspace: its own copy of
+// a repository on a branch, when the user asked for one.
+type branching struct {
+	cfg  branch.Config
+	spec *branch.Spec // nil: the definition's workspace as it is
+}
+
+func onBranch(opts options, def *agentdef.Definition) (branching, error) {
+	on := branching{cfg: cli.Branches(os.Environ())}
+	if opts.Branch == nil {
+		if opts.From != "" {
+			return on, cli.Usagef("--from needs --branch: it names the commit the agent's branch starts from")
+		}
+		return on, nil
+	}
+	dir := def.Workspace
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return on, err
+		}
+		dir = wd
+	}
+	on.spec = &branch.Spec{Dir: dir, From: opts.From, Name: *opts.Branch}
+	return on, nil
+}
+
+// start starts the agent, on its own copy when asked: made first, and
+// removed again, with its branch, when the start fails.
+func (on branching) start(ctx context.Context, b backend.Backend, slug string, def *agentdef.Definition, user map[string]string) (agent.Agent, error) {
+	if on.spec == nil {
+		return b.Start(ctx, slug, def, user)
+	}
+	spec := *on.spec
+	spec.Slug = slug
+	progress.Say(ctx, "copying %s for %s", spec.Dir, slug)
+	copied, err := branch.Make(ctx, on.cfg, spec)
+	if err != nil {
+		return agent.Agent{}, err
+	}
+	def.Branch, def.Workspace = copied, branch.Workspace(copied)
+	if def.Workdir == "" {
+		def.Workdir = agentdef.DefaultWorkdir
+	}
+	started, err := b.Start(ctx, slug, def, user)
+	if err != nil {
+		err = errors.Join(err, branch.Discard(context.WithoutCancel(ctx), on.cfg, copied))
+	}
+	return started, err
 }
 
 // publishFlags reads every --publish.

@@ -8,14 +8,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/bottle-dev/bottle/internal/cli"
-	"github.com/bottle-dev/bottle/pkg/agent"
-	"github.com/bottle-dev/bottle/pkg/tty"
 )
 
 const prog = "bottle-stop"
@@ -23,10 +19,13 @@ const prog = "bottle-stop"
 var command = cli.Command{
 	Name:  prog,
 	Short: "stop and remove agents with their sidecars and network",
-	Usage: "[--label KEY=VALUE]... [LINE|SLUG]...\n  " + prog + " --orphans [--older-than DURATION]",
+	Usage: "[--label KEY=VALUE]... [--commit|--discard] [LINE|SLUG]...\n  " + prog + " --orphans [--older-than DURATION]",
 	Description: "Stops and removes each named agent with its sidecars and network. " +
 		"Agents are named by arguments or, when there are none, by the lines of stdin: " +
 		"a bottle-ls line, a bottle-ls --json line, or a bare slug, which is looked up on every usable backend. " +
+		"An agent started with bottle-start --branch has its branch fetched into your repository first, and its copy removed after: " +
+		"when its copy holds work not committed on the branch, the agent is left running and stop says so, " +
+		"unless --commit keeps that work as a commit on the branch or --discard lets it go. " +
 		"With --orphans it instead removes, on every backend, what bottles whose agent is not running left behind, " +
 		"such as a start killed with SIGKILL leaves. " +
 		"Exits 0 when every named agent is gone, 1 when some could not be stopped (the rest still are), 2 on bad usage.",
@@ -37,6 +36,7 @@ Examples:
   bottle-stop reviewer-3f9a1c
   bottle-ls | fzf -m | bottle-stop
   bottle-ls --json | jq -r 'select(.agent=="reviewer") | .slug' | xargs -r bottle-stop
+  bottle-stop --commit reviewer-3f9a1c   # its uncommitted work too, as a commit on its branch
   bottle-stop --orphans
 `,
 	LabelHelp: "only stop agents carrying this label (repeatable)",
@@ -47,6 +47,8 @@ type options struct {
 	cli.LabelScope
 	Orphans   bool          `long:"orphans" description:"instead, remove the remains of bottles whose agent is not running (a start killed midway, an agent that exited)"`
 	OlderThan time.Duration `long:"older-than" default:"1m" value-name:"DURATION" description:"with --orphans, only remains at least this old, so that starts under way are left alone"`
+	Commit    bool          `long:"commit" description:"for an agent on its own branch, keep what it left uncommitted in its copy as one more commit on the branch"`
+	Discard   bool          `long:"discard" description:"for an agent on its own branch, stop even though what it left uncommitted, or a copy git cannot read, is lost"`
 }
 
 // Main runs bottle-stop as a process.
@@ -64,19 +66,24 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func run(opts options, rest []string, stdin io.Reader) error {
-	refs, err := readRefs(rest, stdin)
+	if opts.Commit && opts.Discard {
+		return cli.Usagef("--commit keeps what --discard loses: give one of them")
+	}
+	refs, err := cli.AgentsFromArgs(prog, "stop", rest, stdin)
 	if err != nil {
 		return err
 	}
 	ctx := context.Background()
-	located, errs := cli.Backends(os.Environ()).Locate(ctx, refs, opts.Labels)
+	environ := os.Environ()
+	located, errs := cli.Backends(environ).Locate(ctx, refs, opts.Labels)
+	keeper := keeper{cfg: cli.Branches(environ), commit: opts.Commit, discard: opts.Discard}
 	var wg sync.WaitGroup
 	for i, l := range located {
 		if errs[i] != nil {
 			continue
 		}
 		wg.Go(func() {
-			if err := l.Backend.Stop(ctx, l.Agent); err != nil {
+			if err := keeper.stop(ctx, l.Backend, l.Agent); err != nil {
 				errs[i] = fmt.Errorf("%s %s: %w", l.Backend.Name(), l.Agent.Slug, err)
 			}
 		})
@@ -94,30 +101,4 @@ func removeOrphans(opts options, rest []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s: removed the remains of %s\n", prog, ref)
 	}
 	return err
-}
-
-func readRefs(args []string, stdin io.Reader) ([]agent.Ref, error) {
-	var refs []agent.Ref
-	if len(args) > 0 {
-		for _, arg := range args {
-			ref, err := agent.ParseRef(arg)
-			if err != nil {
-				return nil, cli.Usage(err)
-			}
-			refs = append(refs, ref)
-		}
-	} else {
-		if tty.IsTerminal(stdin) {
-			return nil, cli.Usagef("name the agents to stop, as arguments or on stdin (see %s --help)", prog)
-		}
-		var err error
-		if refs, err = agent.ReadRefs(stdin); err != nil {
-			return nil, cli.Usage(err)
-		}
-	}
-	if len(refs) == 0 {
-		return nil, cli.Usagef("nothing to stop: no agent named on the command line or stdin")
-	}
-	slices.SortStableFunc(refs, func(a, b agent.Ref) int { return strings.Compare(a.String(), b.String()) })
-	return slices.Compact(refs), nil
 }
