@@ -7,8 +7,9 @@ BIN  ?= bin
 # fzf and jq: the pipelines the README shows, and the tests that run them;
 # tmux: the terminals of the tests of sessions; ca-certificates: the roots
 # the egress proxy's image verifies hosts against; git: agents on a branch of
-# their own (bottle-start --branch), whose test images carry it too.
-DEBS := busybox-static fzf jq tmux ca-certificates git
+# their own (bottle-start --branch), whose test images carry it too;
+# docker-registry: the registry the tests of pulling start on 127.0.0.1.
+DEBS := busybox-static fzf jq tmux ca-certificates git docker-registry
 
 .PHONY: all deps build images demo test fuzz clean bench
 

@@ -26,7 +26,7 @@ const prog = "bottle-start"
 var command = cli.Command{
 	Name:  prog,
 	Short: "start an agent and print its line",
-	Usage: "[--backend NAME] [--name SLUG] [--branch[=NAME] [--from REF]] [--publish [IP:][HOSTPORT:]PORT]... [--label KEY=VALUE]... [--json] AGENT",
+	Usage: "[--backend NAME] [--name SLUG] [--branch[=NAME] [--from REF]] [--pull WHEN] [--publish [IP:][HOSTPORT:]PORT]... [--label KEY=VALUE]... [--json] AGENT",
 	Description: "Starts the agent defined by AGENT.json (found in the directories of BOTTLE_AGENT_PATH) " +
 		"or by a path to a .json file, with its sidecars, and prints its line as bottle-ls does. " +
 		"A definition found through the current directory (./.bottle/agents) is used only once " +
@@ -46,6 +46,10 @@ var command = cli.Command{
 		"on a new branch bottle/SLUG (or NAME) from HEAD (or --from REF), and mounts the copy as the agent's workspace instead: " +
 		"the branch is created in your repository at once, bottle-fetch brings the agent's commits into it while it runs, " +
 		"and bottle-stop does so at the end and removes the copy. Nothing of your repository is mounted. " +
+		"On docker the images of the agent and its sidecars are pulled first, all at once, before anything is made: " +
+		"--pull=missing (the default, else the definition's pull) those the Engine lacks, always every one, never none; " +
+		"with the credentials docker login keeps for each image's registry in $DOCKER_CONFIG/config.json (its auths, credsStore or credHelpers). " +
+		"A pull that gets no word from its registry for BOTTLE_PULL_TIMEOUT (default 60s) fails. On smolmachines smolvm pulls a registry image itself. " +
 		"Exits 1 when the agent could not be started (nothing is left behind), " +
 		"2 on bad usage or a bad or untrusted agent definition, 130 or 143 when interrupted (after cleaning up). " +
 		"When stderr is a terminal it shows each step while it works.",
@@ -57,6 +61,8 @@ var command = cli.Command{
   XDG_CONFIG_HOME   holds bottle/agents, your own definitions (default ~/.config)
   XDG_STATE_HOME    holds bottle/trusted.json, the trust store of bottle-trust
                     (default ~/.local/state)
+  BOTTLE_PULL_TIMEOUT  how long a pull may get no word from its registry
+                    (default 60s)
 ` + cli.BranchEnvironment + `  BOTTLE_LABELS     KEY=VALUE,... labels put on everything the agent is made of
 ` + cli.BackendEnvironment + `
 Examples:
@@ -78,6 +84,7 @@ type options struct {
 	Branch  *string          `long:"branch" optional:"yes" optional-value:"" value-name:"NAME" description:"give the agent its own copy of the repository, on a new branch NAME (default bottle/SLUG); with a name, write --branch=NAME"`
 	From    string           `long:"from" value-name:"REF" description:"with --branch, the commit the branch starts from (default HEAD, which must be on a branch)"`
 	Publish []string         `short:"p" long:"publish" value-name:"[IP:][HOSTPORT:]PORT" description:"publish the agent's TCP port PORT on the host (default address 127.0.0.1, host port picked), after the definition's ports (repeatable)"`
+	Pull    string           `long:"pull" value-name:"WHEN" choice:"missing" choice:"always" choice:"never" description:"pull the images the Engine lacks (missing, the default), every one (always) or none (never); overrides the definition's pull"`
 	cli.LabelScope
 	JSON bool `long:"json" description:"print the agent as a JSON line"`
 }
@@ -120,6 +127,9 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	if err := def.AddPorts(publish); err != nil {
 		return cli.Usage(fmt.Errorf("--publish: %w", err))
 	}
+	if opts.Pull != "" {
+		def.Pull = agentdef.Pull(opts.Pull)
+	}
 	// The secrets' values are read here, on the host, once: a secret that
 	// cannot be read is the definition's fault, before anything is made.
 	if err := def.ResolveSecrets(os.Getenv); err != nil {
@@ -137,12 +147,14 @@ func run(opts options, rest []string, stdout, stderr io.Writer) error {
 	}
 
 	ctx, finish := cli.Interruptible(context.Background())
-	// A person watching sees each step on one line that is wiped at the
-	// end; a pipe or a log sees nothing.
+	// A person watching sees each step on one line, or each image being
+	// pulled on a line of its own, wiped at the end; a pipe or a log sees
+	// nothing.
 	wipe := func() {}
 	if tty.IsTerminal(stderr) {
-		ctx = progress.To(ctx, func(step string) { fmt.Fprintf(stderr, "\r\033[K%s...", step) })
-		wipe = func() { fmt.Fprint(stderr, "\r\033[K") }
+		screen := progress.NewScreen(stderr)
+		ctx = progress.ToLines(progress.To(ctx, screen.Step), screen.Line)
+		wipe = screen.Wipe
 	}
 	started, err := func() (agent.Agent, error) {
 		started, err := on.start(ctx, b, slug, def, opts.Labels)

@@ -25,6 +25,9 @@ type Config struct {
 	// TetherImage, BOTTLE_TETHER_IMAGE, holds bottle-tether, which ends a
 	// one-off command when its client goes; "" is DefaultTetherImage.
 	TetherImage string
+	// PullTimeout, BOTTLE_PULL_TIMEOUT, bounds a pull's silence (see
+	// EnvPullTimeout); "" is DefaultPullTimeout.
+	PullTimeout string
 }
 
 // DefaultTetherImage is the image `make images` builds of bottle-tether.
@@ -58,6 +61,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 		ConfigDir:   dir,
 		Pool:        getenv(EnvPool),
 		TetherImage: getenv(EnvTetherImage),
+		PullTimeout: getenv(EnvPullTimeout),
 	}
 }
 

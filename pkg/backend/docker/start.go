@@ -32,9 +32,10 @@ import (
 // when the start itself was cancelled.
 const cleanupTimeout = 30 * time.Second
 
-// Start creates the bottle's internal network, its volume of
-// bottle-tether, the agent container (whose name claims the slug), one
-// container per sidecar, for an egress sidecar a second network that
+// Start has every image of the bottle on the Engine first, pulling as
+// def.Pull says (pull.go). Then it creates the bottle's internal network,
+// its volume of bottle-tether, the agent container (whose name claims the
+// slug), one container per sidecar, for an egress sidecar a second network that
 // leads out, and for published ports a forwarder on a network of its own
 // (ports.go); then it starts the sidecars and the agent, and reports the
 // agent as the Engine then sees it. Whatever fails, what this call created
@@ -70,6 +71,10 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 		return agent.Agent{}, err
 	}
 	if err := checkWorkspace(ctx, c, def); err != nil {
+		return agent.Agent{}, err
+	}
+	// Every image is on the Engine before anything is made (pull.go).
+	if err := b.images(ctx, c, def); err != nil {
 		return agent.Agent{}, err
 	}
 	deny := hostAddresses(c.DaemonHost())
@@ -382,7 +387,8 @@ func (m *created) container(ctx context.Context, what, name, networkID string, a
 	})
 	switch {
 	case cerrdefs.IsNotFound(err):
-		return "", fmt.Errorf("%s: image %q not found on the Docker Engine (bottle never pulls: build or load it first)", what, cfg.Image)
+		// It was there a moment ago, when the images were pulled.
+		return "", fmt.Errorf("%s: image %q is no longer on the Docker Engine", what, cfg.Image)
 	case cerrdefs.IsConflict(err):
 		return "", fmt.Errorf("%s: the name %s is %w on the Docker Engine", what, name, backend.ErrSlugTaken)
 	case err != nil:
