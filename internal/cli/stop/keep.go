@@ -47,8 +47,8 @@ func (k keeper) stop(ctx context.Context, b backend.Backend, a agent.Agent) erro
 }
 
 // bringBack fetches the agent's branch into the user's repository. While
-// the agent runs, work it has not committed refuses the stop; after, it is
-// committed or let go as the user said.
+// the agent runs, work it has not committed refuses the stop, once its
+// commits are in; after, that work is committed or let go as the user said.
 func (k keeper) bringBack(ctx context.Context, a agent.Agent, running bool) error {
 	br := a.Branch
 	p, err := branch.Uncommitted(ctx, k.cfg, br)
@@ -59,17 +59,20 @@ func (k keeper) bringBack(ctx context.Context, a agent.Agent, running bool) erro
 		return fmt.Errorf("its copy cannot be read (%w): bottle-stop --discard stops it all the same, and its work not yet fetched is lost", err)
 	}
 	tip := p.Tip
-	if len(p.Paths) > 0 {
-		switch {
-		case k.discard:
-		case k.commit && !running:
-			message := fmt.Sprintf("What %s left uncommitted\n\nKept by bottle-stop --commit.", a.Slug)
-			if tip, err = branch.Commit(ctx, k.cfg, br, p, a.Slug, message); err != nil {
+	if len(p.Paths) > 0 && !k.discard {
+		if running || !k.commit {
+			if _, err := branch.Fetch(ctx, k.cfg, br, tip, false); err != nil {
 				return err
 			}
-		case !k.commit:
+			if k.commit {
+				return nil // committed once the agent has stopped writing
+			}
 			return fmt.Errorf("%s not committed on %s: commit in the agent, or keep it as a commit on the branch with bottle-stop --commit (--discard loses it)",
 				files(p.Paths), br.Name)
+		}
+		message := fmt.Sprintf("What %s left uncommitted\n\nKept by bottle-stop --commit.", a.Slug)
+		if tip, err = branch.Commit(ctx, k.cfg, br, p, a.Slug, message); err != nil {
+			return err
 		}
 	}
 	_, err = branch.Fetch(ctx, k.cfg, br, tip, false)
