@@ -14,6 +14,7 @@ import (
 	"github.com/bottle-dev/bottle/internal/cli"
 	"github.com/bottle-dev/bottle/internal/cli/allow"
 	"github.com/bottle-dev/bottle/internal/cli/attach"
+	"github.com/bottle-dev/bottle/internal/cli/fetch"
 	"github.com/bottle-dev/bottle/internal/cli/hasbackend"
 	"github.com/bottle-dev/bottle/internal/cli/logs"
 	"github.com/bottle-dev/bottle/internal/cli/ls"
@@ -30,6 +31,7 @@ type runFunc func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 var binaries = map[string]runFunc{
 	"bottle-allow":       allow.Run,
 	"bottle-attach":      attach.Run,
+	"bottle-fetch":       fetch.Run,
 	"bottle-has-backend": hasbackend.Run,
 	"bottle-logs":        logs.Run,
 	"bottle-ls":          ls.Run,

@@ -1,6 +1,6 @@
 # bash completion for the bottle binaries: bottle-allow, bottle-attach,
-# bottle-has-backend, bottle-logs, bottle-ls, bottle-port, bottle-start,
-# bottle-stop and bottle-trust.
+# bottle-fetch, bottle-has-backend, bottle-logs, bottle-ls, bottle-port,
+# bottle-start, bottle-stop and bottle-trust.
 #
 # Installed by `make install` (as share/bash-completion/completions/bottle,
 # with a link for each binary's name), or for this shell only:
@@ -56,6 +56,7 @@ _bottle_attach() {
     _bottle
 }
 _bottle_allow() { _bottle; }
+_bottle_fetch() { _bottle; }
 _bottle_has_backend() { _bottle; }
 _bottle_logs() { _bottle; }
 _bottle_ls() { _bottle; }
@@ -66,6 +67,7 @@ _bottle_trust() { _bottle; }
 
 complete -F _bottle_allow bottle-allow
 complete -F _bottle_attach bottle-attach
+complete -F _bottle_fetch bottle-fetch
 complete -F _bottle_has_backend bottle-has-backend
 complete -F _bottle_logs bottle-logs
 complete -F _bottle_ls bottle-ls

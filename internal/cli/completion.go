@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -103,6 +104,18 @@ type BackendName string
 
 func (*BackendName) Complete(match string) []flags.Completion {
 	return completions(Backends(nil).Names(), match)
+}
+
+// GitCommit names a commit of the repository in the current directory: it
+// completes to its branches and tags.
+type GitCommit string
+
+func (*GitCommit) Complete(match string) []flags.Completion {
+	out, err := exec.Command("git", "for-each-ref", "--format=%(refname:short)", "refs/heads", "refs/tags").Output()
+	if err != nil {
+		return nil
+	}
+	return completions(strings.Fields(string(out)), match)
 }
 
 // AgentDefinition names an agent definition: it completes to the names of

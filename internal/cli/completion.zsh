@@ -1,8 +1,8 @@
-#compdef bottle-allow bottle-attach bottle-has-backend bottle-logs bottle-ls bottle-port bottle-start bottle-stop bottle-trust
+#compdef bottle-allow bottle-attach bottle-fetch bottle-has-backend bottle-logs bottle-ls bottle-port bottle-start bottle-stop bottle-trust
 
 # zsh completion for the bottle binaries: bottle-allow, bottle-attach,
-# bottle-has-backend, bottle-logs, bottle-ls, bottle-port, bottle-start,
-# bottle-stop and bottle-trust.
+# bottle-fetch, bottle-has-backend, bottle-logs, bottle-ls, bottle-port,
+# bottle-start, bottle-stop and bottle-trust.
 #
 # Installed by `make install` as share/zsh/site-functions/_bottle (a
 # directory on zsh's fpath), or for this shell only, after compinit:
@@ -44,5 +44,5 @@ _bottle() {
 if [[ $funcstack[1] == _bottle ]]; then
     _bottle "$@"
 else
-    compdef _bottle bottle-allow bottle-attach bottle-has-backend bottle-logs bottle-ls bottle-port bottle-start bottle-stop bottle-trust
+    compdef _bottle bottle-allow bottle-attach bottle-fetch bottle-has-backend bottle-logs bottle-ls bottle-port bottle-start bottle-stop bottle-trust
 fi

@@ -82,7 +82,7 @@ type options struct {
 	Backend *cli.BackendName `short:"b" long:"backend" value-name:"NAME" description:"the backend to start on (overrides BOTTLE_BACKEND)"`
 	Name    string           `long:"name" value-name:"SLUG" description:"the agent's slug, instead of AGENT-xxxxxx"`
 	Branch  *string          `long:"branch" optional:"yes" optional-value:"" value-name:"NAME" description:"give the agent its own copy of the repository, on a new branch NAME (default bottle/SLUG); with a name, write --branch=NAME"`
-	From    string           `long:"from" value-name:"REF" description:"with --branch, the commit the branch starts from (default HEAD, which must be on a branch)"`
+	From    cli.GitCommit    `long:"from" value-name:"REF" description:"with --branch, the commit the branch starts from (default HEAD, which must be on a branch)"`
 	Publish []string         `short:"p" long:"publish" value-name:"[IP:][HOSTPORT:]PORT" description:"publish the agent's TCP port PORT on the host (default address 127.0.0.1, host port picked), after the definition's ports (repeatable)"`
 	Pull    string           `long:"pull" value-name:"WHEN" choice:"missing" choice:"always" choice:"never" description:"pull the images the Engine lacks (missing, the default), every one (always) or none (never); overrides the definition's pull"`
 	cli.LabelScope
@@ -210,7 +210,7 @@ func onBranch(opts options, def *agentdef.Definition) (branching, error) {
 		}
 		dir = wd
 	}
-	on.spec = &branch.Spec{Dir: dir, From: opts.From, Name: *opts.Branch}
+	on.spec = &branch.Spec{Dir: dir, From: string(opts.From), Name: *opts.Branch}
 	return on, nil
 }
 
