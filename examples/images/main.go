@@ -18,9 +18,10 @@ import (
 	"github.com/bottle-dev/bottle/internal/scratchimage"
 )
 
-// The images of the example agents: busybox for the agents and the web
-// sidecar, bottle-egress with the host's roots for the egress sidecar; and bottle-tether,
-// which every docker bottle takes its /.bottle from.
+// The images of the example agents: busybox and the host's git for the
+// agents (git for bottle-start --branch) and the web sidecar, bottle-egress
+// with the host's roots for the egress sidecar; and bottle-tether, which
+// every docker bottle takes its /.bottle from.
 const (
 	demo   = "bottle-demo:latest"
 	egress = "bottle-egress:latest"
@@ -52,7 +53,7 @@ func run(bin string) error {
 	labels := map[string]string{"dev.bottle.example": "true"}
 	c, err := client.New(client.FromEnv)
 	if err == nil {
-		err = scratchimage.Busybox(context.Background(), c, demo, labels, nil)
+		err = scratchimage.BusyboxGit(context.Background(), c, demo, labels, nil)
 	}
 	if err == nil {
 		err = egressImage(c, filepath.Join(bin, "bottle-egress"), labels)
