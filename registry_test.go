@@ -260,7 +260,7 @@ func cmdRegistryHung(ts *testscript.TestScript, neg bool, args []string) {
 //   - quiet: nothing at all, the connection held open;
 //   - drip: a manifest that never ends, a byte every 100ms (for at most a
 //     minute);
-//   - huge: a manifest of 64 MiB;
+//   - huge: a manifest of 64 MiB (well-formed JSON, no layers);
 //   - echo: 401 with an error message that holds the credentials it was
 //     sent, as a registry that wants them shown in a log would.
 func cmdRegistryFake(ts *testscript.TestScript, neg bool, args []string) {
@@ -292,15 +292,18 @@ func cmdRegistryFake(ts *testscript.TestScript, neg bool, args []string) {
 		case "drip", "huge":
 			w.Header().Set("Content-Type", "application/vnd.docker.distribution.manifest.v2+json")
 			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+			head, tail := `{"schemaVersion": 2, "x": "`, `"}`
 			if mode == "huge" {
-				w.Header().Set("Content-Length", strconv.Itoa(64<<20))
+				w.Header().Set("Content-Length", strconv.Itoa(len(head)+64<<20+len(tail)))
 			}
 			w.WriteHeader(http.StatusOK)
 			bw := bufio.NewWriter(w)
-			bw.WriteString(`{"schemaVersion": 2, "x": "`)
+			bw.WriteString(head)
 			for i := 0; ; i++ {
 				if mode == "huge" {
 					if i >= 64<<10 {
+						bw.WriteString(tail)
+						bw.Flush()
 						return
 					}
 					bw.WriteString(strings.Repeat("a", 1<<10))

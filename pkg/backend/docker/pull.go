@@ -196,7 +196,7 @@ func (p *puller) pull(ctx context.Context, named reference.Named) error {
 // reached, or what it sent does not match its digest; else the Engine's
 // own words. The Engine tells these apart only in its messages' text.
 func (p *puller) reason(err error, withCredentials bool) string {
-	msg := oneLine(err.Error())
+	msg := strings.TrimPrefix(oneLine(err.Error()), "Error response from daemon: ")
 	has := func(words ...string) bool {
 		for _, w := range words {
 			if strings.Contains(strings.ToLower(msg), w) {
@@ -208,7 +208,7 @@ func (p *puller) reason(err error, withCredentials bool) string {
 	switch {
 	case has("unauthorized", "authentication required", "incorrect username or password", "access to the resource is denied") && withCredentials:
 		return "the registry refused the credentials in " + p.creds.path()
-	case has("unauthorized", "authentication required") && !withCredentials:
+	case has("unauthorized", "authentication required", "no basic auth credentials") && !withCredentials:
 		return fmt.Sprintf("the registry wants credentials, and %s has none for it (docker login puts them there)", p.creds.path())
 	case has("repository does not exist", "pull access denied"):
 		return "no such image there, or it needs credentials that " + p.creds.path() + " does not have"
