@@ -319,6 +319,9 @@ func (h *harness) runAll(ctx context.Context) (err error) {
 	if err := step("bottle-start vs docker run", h.measureStart); err != nil {
 		return err
 	}
+	if err := step("bottle-start --branch vs bottle-start", h.measureBranch); err != nil {
+		return err
+	}
 	running := 0
 	for _, n := range levels {
 		if n > running {

@@ -58,6 +58,7 @@ type report struct {
 	hasBackend                 []*series // bottle-has-backend, curl /_ping, docker version
 	start                      []sample
 	startRef                   []startRef
+	branch                     *branchResult
 	startReqs, refReqs         []string
 	startTimeline, refTimeline string
 	startRaw, refRaw           []request
@@ -435,6 +436,7 @@ func (r *report) rows() []row {
 		}
 		rows = append(rows, rw)
 	}
+	rows = append(rows, r.branchRows()...)
 	return append(rows, r.egressRows()...)
 }
 
