@@ -54,7 +54,8 @@ func BusyboxGit(ctx context.Context, c *client.Client, ref string, labels map[st
 	if err != nil {
 		return err
 	}
-	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/bin/sh"]`)
+	// Debian's git pages through "pager", which no busybox image has.
+	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/bin/sh"]`, "ENV PAGER=less")
 }
 
 // withLibraries returns the dynamic executable at path and every shared
