@@ -22,6 +22,8 @@ func imageOf(def *agentdef.Definition) (string, error) {
 		return def.Smolmachines.Image, nil
 	case readsAsLocal(image):
 		return "", fmt.Errorf(`image %q is a path to smolvm, which it would read from where it runs: give it as "smolmachines": {"image": "PATH"}, relative to the definition`, image)
+	case def.Pull == agentdef.PullNever:
+		return "", fmt.Errorf(`image %q is a registry reference, which smolvm pulls itself, and pull is "never": give a local image as "smolmachines": {"image": "PATH"}`, image)
 	case len(def.Egress.Allow) == 0:
 		return "", fmt.Errorf(`image %q is a registry reference to smolvm, and a machine without network (no egress.allow) cannot pull it: give a local image as "smolmachines": {"image": "PATH"}, an archive (.tar, .tar.gz, .tgz) or a root file system directory`, image)
 	}
