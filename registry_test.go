@@ -229,27 +229,7 @@ func cmdRegistryHung(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	ts.Defer(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
+	holdConnections(ts, ln)
 	ts.Setenv(args[0], ln.Addr().String())
 }
 

@@ -330,16 +330,11 @@ func cmdDeadSocket(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(syscall.Bind(fd, &syscall.SockaddrUnix{Name: ts.MkAbs(args[0])}))
 }
 
-// hung-socket PATH: listens on a unix socket, accepts every connection and
-// never answers, as a wedged daemon does, until the script ends.
-func cmdHungSocket(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: hung-socket PATH")
-	}
-	ln, err := net.Listen("unix", ts.MkAbs(args[0]))
-	ts.Check(err)
-	var conns []net.Conn
+// holdConnections accepts every connection on ln and never answers, as a
+// wedged daemon does, until the script ends.
+func holdConnections(ts *testscript.TestScript, ln net.Listener) {
 	var mu sync.Mutex
+	var conns []net.Conn
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -359,6 +354,17 @@ func cmdHungSocket(ts *testscript.TestScript, neg bool, args []string) {
 			c.Close()
 		}
 	})
+}
+
+// hung-socket PATH: listens on a unix socket, accepts every connection and
+// never answers, as a wedged daemon does, until the script ends.
+func cmdHungSocket(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: hung-socket PATH")
+	}
+	ln, err := net.Listen("unix", ts.MkAbs(args[0]))
+	ts.Check(err)
+	holdConnections(ts, ln)
 }
 
 // mkfile FILE line|binary N: writes N bytes: one line of "a", or the bytes
