@@ -8,8 +8,10 @@ BIN  ?= bin
 # tmux: the terminals of the tests of sessions; ca-certificates: the roots
 # the egress proxy's image verifies hosts against; git: agents on a branch of
 # their own (bottle-start --branch), whose test images carry it too;
-# docker-registry: the registry the tests of pulling start on 127.0.0.1.
-DEBS := busybox-static fzf jq tmux ca-certificates git docker-registry
+# docker-registry: the registry the tests of pulling start on 127.0.0.1;
+# iproute2 and nftables: the tests of bottle-netlock make network
+# namespaces and read their rules back.
+DEBS := busybox-static fzf jq tmux ca-certificates git docker-registry iproute2 nftables
 
 .PHONY: all deps build images demo test fuzz clean bench
 
@@ -23,8 +25,8 @@ deps:
 		$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Static binaries: bottle-egress and bottle-tether go into FROM-scratch
-# images as they are.
+# Static binaries: bottle-egress, bottle-tether and bottle-netlock go into
+# FROM-scratch images as they are.
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...
 
