@@ -138,6 +138,19 @@ func Tether(ctx context.Context, c *client.Client, ref, path string, labels map[
 	return importRootfs(ctx, c, ref, rootfs, labels, `CMD ["/.bottle/bottle-tether"]`)
 }
 
+// NetLock creates the image ref of a pod's network lock, the static
+// bottle-netlock at path, as /bottle-netlock and its entrypoint, so that a
+// pod's init container gives it only its flags (-allow-uid). It runs as
+// root: installing the lock takes user 0 with NET_ADMIN, the one
+// capability the pod grants it.
+func NetLock(ctx context.Context, c *client.Client, ref, path string, labels map[string]string) error {
+	rootfs, err := binaryRootfs(path, "bottle-netlock")
+	if err != nil {
+		return err
+	}
+	return importRootfs(ctx, c, ref, rootfs, labels, `ENTRYPOINT ["/bottle-netlock"]`, "USER 0:0")
+}
+
 // binaryRootfs is a root file system holding the static executable at
 // path as name, the directories above it, and the empty directories dirs
 // (each ending in "/") beside it.
