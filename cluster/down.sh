@@ -17,18 +17,29 @@ set -uo pipefail
 
 kubectl() { "$KUBECTL" --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 
-# stop NAME: SIGTERM, up to 10 s to go, then SIGKILL.
+# alive PID...: whether one of them still runs (a zombie does not: it
+# waits only for whoever reaps the orphans).
+alive() {
+	local p st
+	for p; do
+		st=$(ps -o stat= -p "$p") && [[ $st != Z* ]] && return 0
+	done
+	return 1
+}
+
+# stop NAME...: SIGTERM to them all at once (each takes a second or two
+# to go), up to 10 s for them to go, then SIGKILL.
 stop() {
-	local p i
-	if p=$(pid_of "$1"); then
-		kill "$p" 2>/dev/null
-		for i in $(seq 50); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -9 "$p" 2>/dev/null
-	fi
-	rm -f "$RUN/$1.pid"
+	local n p i pids=()
+	for n; do
+		p=$(pid_of "$n") && kill "$p" 2>/dev/null && pids+=("$p")
+		rm -f "$RUN/$n.pid"
+	done
+	for i in $(seq 50); do
+		alive "${pids[@]}" || return 0
+		sleep 0.2
+	done
+	kill -9 "${pids[@]}" 2>/dev/null
 }
 
 # stray_processes: daemons of this cluster whose PID file is gone, and the
@@ -39,7 +50,7 @@ stray_processes() {
 	local d p args first
 	for d in /proc/[0-9]*; do
 		p=${d#/proc/}
-		args=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+		args=$(tr '\0' ' ' 2>/dev/null <"$d/cmdline") || continue
 		read -r first _ <<<"$args"
 		case ${first##*/} in
 		containerd-shim*) [[ $args == *"-address $SOCK "* ]] && echo "$p" ;;
@@ -74,7 +85,8 @@ if pid_of kube-apiserver >/dev/null && pid_of kubelet >/dev/null && kubectl get 
 fi
 
 # 2. The daemons, the kubelet first, so that nothing restarts a container.
-for d in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$d"; done
+stop kubelet
+stop kube-scheduler kube-controller-manager kube-apiserver etcd
 
 # 3. What containerd still runs; then containerd, and the shims it leaves.
 for c in $(cgroup_dirs); do
@@ -85,7 +97,7 @@ if pid_of containerd >/dev/null; then
 fi
 stop containerd
 stray_processes | xargs -r kill -9 2>/dev/null
-for i in $(seq 25); do [ -z "$(stray_processes)" ] && break; sleep 0.2; done
+for i in $(seq 25); do alive $(stray_processes) || break; sleep 0.2; done
 
 # 4. Mounts (containers' root file systems, network namespaces, volumes),
 # the deepest first; a busy one is detached.
@@ -126,7 +138,7 @@ fi
 
 # 9. What is left: nothing, or a failure that says what.
 left=()
-for p in $(stray_processes); do left+=("process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"); done
+for p in $(stray_processes); do left+=("process $p: $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")"); done
 for m in $(our_mounts); do left+=("mount $m"); done
 ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("link $BRIDGE")
 for c in $(cgroup_dirs); do left+=("cgroup $c"); done

@@ -62,7 +62,7 @@ SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops 
 pid_of() {
 	local p first args
 	p=$(cat "$RUN/$1.pid" 2>/dev/null) || return 1
-	args=$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) || return 1
+	args=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || return 1
 	read -r first _ <<<"$args"
 	[ "${first##*/}" = "$1" ] && [[ $args == *"$K/"* ]] && echo "$p"
 }
