@@ -10,15 +10,23 @@ BIN  ?= bin
 # their own (bottle-start --branch), whose test images carry it too;
 # docker-registry: the registry the tests of pulling start on 127.0.0.1;
 # iproute2 and nftables: the tests of bottle-netlock make network
-# namespaces and read their rules back.
-DEBS := busybox-static fzf jq tmux ca-certificates git docker-registry iproute2 nftables
+# namespaces and read their rules back. The single-node Kubernetes the
+# tests of the kubernetes backend run on (cluster/): containernetworking-
+# plugins for its pods' bridge, iptables and iproute2 for the node's
+# network, openssl for its certificates; and containerd (with ctr) and
+# runc, which CLUSTER_CMDS installs only where no such command is: Docker
+# CE's containerd.io ships both and conflicts with Debian's packages.
+DEBS := busybox-static fzf jq tmux ca-certificates git docker-registry iproute2 nftables \
+	containernetworking-plugins iptables openssl
+CLUSTER_CMDS := containerd runc
 
-.PHONY: all deps build images demo test fuzz clean bench
+.PHONY: all deps build images demo test fuzz clean bench cluster-up cluster-down
 
 all: build
 
 deps:
 	@missing=; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for c in $(CLUSTER_CMDS); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
 	if [ -n "$$missing" ]; then \
 		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
 		echo "installing:$$missing"; \
@@ -39,13 +47,45 @@ demo: deps build images
 	$(BIN)/bottle-start examples/agents/reviewer.json
 	$(BIN)/bottle-ls
 
-# -count=1: the end-to-end tests exercise the Docker Engine, whose state
-# a cached result would not reflect. Then each fuzz target runs briefly on
-# top of its seed corpus.
+# -count=1: the end-to-end tests exercise the Docker Engine and a
+# Kubernetes cluster, whose state a cached result would not reflect. Then
+# each fuzz target runs briefly on top of its seed corpus.
+#
+# The tests run against a single-node cluster brought up for them in
+# CLUSTER_DIR (cluster/up.sh; minutes the first time on a machine, while
+# it builds Kubernetes, seconds after) and taken down once they end,
+# passed, failed or interrupted: the trap is in the same shell as go test.
+# The tests find it by BOTTLE_TEST_KUBECONFIG and BOTTLE_TEST_CONTAINERD,
+# from CLUSTER_DIR/env. A cluster that does not come up fails the run under
+# CI=true; elsewhere the kubernetes tests skip, with a warning here. A
+# tear-down that leaves something behind fails the run too.
+CLUSTER_DIR ?= $(CURDIR)/.cluster
+export CLUSTER_DIR
+
 test: deps
 	$(GO) vet ./...
+	@if cluster/up.sh; then \
+		trap 'status=$$?; cluster/down.sh || status=1; exit $$status' EXIT; \
+		trap 'exit 130' INT TERM HUP; \
+		. "$(CLUSTER_DIR)/env"; \
+	else \
+		cluster/down.sh || true; \
+		if [ "$${CI:-}" = true ]; then \
+			echo "make test: the test cluster did not come up (see above; its logs: $(CLUSTER_DIR)/logs), and CI=true needs it" >&2; \
+			exit 1; \
+		fi; \
+		echo "make test: warning: no test cluster (see above): the kubernetes tests will skip" >&2; \
+	fi; \
+	echo "$(GO) test -count=1 ./..."; \
 	$(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
+
+# A cluster for a developer's own runs, as make test brings up (it then
+# takes it down at its end): cluster-up prints how to point kubectl at it.
+cluster-up: deps
+	cluster/up.sh
+cluster-down:
+	cluster/down.sh
 
 # Every parser of untrusted input: lines, definitions and the JSON they are
 # written in, smolvm's listing, egress patterns and the hosts matched
