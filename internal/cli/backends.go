@@ -5,6 +5,7 @@ import (
 
 	"github.com/bottle-dev/bottle/pkg/backend"
 	"github.com/bottle-dev/bottle/pkg/backend/docker"
+	"github.com/bottle-dev/bottle/pkg/backend/kubernetes"
 	"github.com/bottle-dev/bottle/pkg/backend/smolmachines"
 )
 
@@ -21,6 +22,7 @@ func Backends(environ []string) *backend.Set {
 	return backend.NewSet(
 		docker.New(docker.ConfigFromEnv(getenv)),
 		smolmachines.New(smolmachines.Config{Program: program, Env: environ}),
+		kubernetes.New(kubernetes.ConfigFromEnv(getenv)),
 	)
 }
 

@@ -20,7 +20,7 @@ func TestBackends(t *testing.T) {
 		t.Fatal(err)
 	}
 	set := Backends([]string{"DOCKER_HOST=unix://" + dir + "/missing.sock", "BOTTLE_SMOLVM=" + smolvm, "MARK=from-environ"})
-	if names := set.Names(); !slices.Equal(names, []string{"docker", "smolmachines"}) {
+	if names := set.Names(); !slices.Equal(names, []string{"docker", "smolmachines", "kubernetes"}) {
 		t.Fatalf("Names = %q", names)
 	}
 	errs := set.Probe(t.Context(), []string{"docker"})

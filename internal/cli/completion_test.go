@@ -51,10 +51,10 @@ func TestComplete(t *testing.T) {
 		{noOperands, []string{"--"}, "--backend --help --json --label --name --version"}, // not the hidden ones
 		{noOperands, []string{"--ver"}, "--version"},
 		{noOperands, []string{"--man"}, ""},
-		{oneAgent, []string{"--backend", ""}, "docker smolmachines"},
+		{oneAgent, []string{"--backend", ""}, "docker kubernetes smolmachines"},
 		{oneAgent, []string{"--backend", "d"}, "docker"},
 		{oneAgent, []string{"--backend=sm"}, "--backend=smolmachines"},
-		{oneAgent, []string{"-b", ""}, "docker smolmachines"},
+		{oneAgent, []string{"-b", ""}, "docker kubernetes smolmachines"},
 		{oneAgent, []string{"-bd"}, "-bdocker"},
 		{oneAgent, []string{"-jb", "s"}, "smolmachines"},
 		{oneAgent, []string{"-b=s"}, "-b=smolmachines"},
@@ -66,7 +66,7 @@ func TestComplete(t *testing.T) {
 		{oneAgent, []string{"--", "x", ""}, ""},
 		{manyAgents, []string{"r"}, "reviewer"},
 		{manyAgents, []string{"reviewer", ""}, "reviewer"}, // AGENT...
-		{manyBackends, []string{"-v", ""}, "docker smolmachines"},
+		{manyBackends, []string{"-v", ""}, "docker kubernetes smolmachines"},
 		{manyBackends, []string{"docker", "s"}, "smolmachines"},
 		{noOperands, []string{""}, ""},
 	} {

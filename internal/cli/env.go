@@ -11,4 +11,8 @@ const BackendEnvironment = `  DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, DOCKER
                     (default: the Engine's own address pools)
   BOTTLE_SMOLVM     the smolvm executable of the smolmachines backend
                     (default: smolvm on PATH)
+  KUBECONFIG, BOTTLE_KUBE_CONTEXT, BOTTLE_KUBE_NAMESPACE
+                    the cluster of the kubernetes backend, as kubectl
+                    picks it (default ~/.kube/config, its current context
+                    and namespace)
 `

@@ -30,7 +30,10 @@ var command = cli.Command{
   else currentContext in $DOCKER_CONFIG/config.json); no docker CLI is
   needed. smolmachines is usable when
   smolvm ($BOTTLE_SMOLVM, else smolvm on PATH) answers --version within 2
-  seconds.
+  seconds. kubernetes is usable when the API server of the kubeconfig's
+  context (KUBECONFIG, else ~/.kube/config; BOTTLE_KUBE_CONTEXT) answers
+  within 2 seconds and says you may create pods in the namespace
+  (BOTTLE_KUBE_NAMESPACE, else the context's).
 
 Examples:
   if bottle-has-backend docker; then bottle-start reviewer; fi
