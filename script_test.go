@@ -72,6 +72,9 @@ var (
 	tetherImage = "bottle-test-tether-" + run + ":latest"
 	// gitImage is testImage with the host's git, for agents on a branch.
 	gitImage = "bottle-test-git-" + run + ":latest"
+	// netlockImage is bottle-netlock, every kubernetes bottle's first
+	// container.
+	netlockImage = "bottle-test-netlock-" + run + ":latest"
 )
 
 func TestMain(m *testing.M) {
@@ -114,7 +117,14 @@ func (w withEngine) Run() int {
 	}
 	status := w.m.Run()
 	left := leftovers(ctx, engine, false)
-	for _, image := range []string{testImage, egressImage, tetherImage, gitImage} {
+	if _, _, ok := clusterConfig(); ok {
+		left = append(left, clusterLeftovers(ctx)...)
+		if err := removeClusterImages(ctx, testImage, egressImage, netlockImage); err != nil {
+			fmt.Fprintln(os.Stderr, "cluster tests: removing the test images:", err)
+			status = 1
+		}
+	}
+	for _, image := range []string{testImage, egressImage, tetherImage, gitImage, netlockImage} {
 		if _, err := engine.ImageRemove(ctx, image, client.ImageRemoveOptions{Force: true}); err != nil {
 			fmt.Fprintln(os.Stderr, "docker tests: removing a test image:", err)
 			status = 1
@@ -134,7 +144,7 @@ func importImages(ctx context.Context, engine *client.Client) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	for _, cmd := range []string{"cmd/bottle-egress", "cmd/bottle-tether", "internal/tlsecho"} {
+	for _, cmd := range []string{"cmd/bottle-egress", "cmd/bottle-tether", "cmd/bottle-netlock", "internal/tlsecho"} {
 		build := exec.Command("go", "build", "-o", filepath.Join(dir, filepath.Base(cmd)), "./"+cmd)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
@@ -153,7 +163,18 @@ func importImages(ctx context.Context, engine *client.Client) error {
 	if err := scratchimage.Egress(ctx, engine, egressImage, filepath.Join(dir, "bottle-egress"), authority.pem, marks); err != nil {
 		return err
 	}
-	return scratchimage.Tether(ctx, engine, tetherImage, filepath.Join(dir, "bottle-tether"), marks)
+	if err := scratchimage.NetLock(ctx, engine, netlockImage, filepath.Join(dir, "bottle-netlock"), marks); err != nil {
+		return err
+	}
+	if err := scratchimage.Tether(ctx, engine, tetherImage, filepath.Join(dir, "bottle-tether"), marks); err != nil {
+		return err
+	}
+	// The cluster's node has its own containerd, which pulls nothing: the
+	// images the kubernetes scripts run are put there.
+	if _, _, ok := clusterConfig(); ok {
+		return importClusterImages(ctx, engine, testImage, egressImage, netlockImage)
+	}
+	return nil
 }
 
 // authority is the run's stand-in for the public authorities: its egress
@@ -235,6 +256,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("IMAGE", testImage)
 			env.Setenv("EGRESS_IMAGE", egressImage)
 			env.Setenv("GIT_IMAGE", gitImage)
+			env.Setenv("NETLOCK_IMAGE", netlockImage)
+			// The cluster's kubeconfig, for the kubernetes scripts to set
+			// as KUBECONFIG: the others see no cluster.
+			if kubeconfig, _, ok := clusterConfig(); ok {
+				env.Setenv("CLUSTER_KUBECONFIG", kubeconfig)
+			}
 			env.Setenv("BOTTLE_TETHER_IMAGE", tetherImage)
 			if wd, err := os.Getwd(); err == nil {
 				env.Setenv("REPO", wd) // the repository's root, for its examples
@@ -251,7 +278,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("WAIT_VM", `for i in $(seq 200); do grep -qx "$0" "$SMOLVM_STATE.vms" 2>/dev/null && exit 0; sleep 0.05; done; echo "no VM of $0" >&2; exit 1`)
 			return nil
 		},
-		Condition: dockerCondition,
+		Condition: conditions,
 		Cmds: commands(map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":              cmdExits,
 			"dead-socket":        cmdDeadSocket,
@@ -274,8 +301,16 @@ func TestScripts(t *testing.T) {
 			"host-listen":        cmdHostListen,
 			"docker-confinement": cmdDockerConfinement,
 			"host-addrs":         cmdHostAddrs,
-		}, gitCmds, registryCmds),
+		}, gitCmds, registryCmds, clusterCmds, kubeCmds),
 	})
+}
+
+// conditions answers [docker] and [kubernetes].
+func conditions(cond string) (bool, error) {
+	if cond == "kubernetes" {
+		return kubernetesAvailable()
+	}
+	return dockerCondition(cond)
 }
 
 // dockerCondition answers [docker]: whether the Engine answers. Under

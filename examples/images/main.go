@@ -2,7 +2,7 @@
 // it imports them into the Docker Engine that DOCKER_HOST names, and writes
 // the agents' image as smolvm takes a local one, an unpacked root file
 // system, into images/bottle-demo in the directory it is given, which holds
-// static builds of bottle-egress and bottle-tether. `make images` runs it
+// static builds of bottle-egress, bottle-tether and bottle-netlock. `make images` runs it
 // with bin/, so that the examples' "smolmachines": {"image":
 // "../../bin/images/bottle-demo"} names it.
 package main
@@ -20,12 +20,16 @@ import (
 
 // The images of the example agents: busybox and the host's git for the
 // agents (git for bottle-start --branch) and the web sidecar, bottle-egress
-// with the host's roots for the egress sidecar; and bottle-tether, which
-// every docker bottle takes its /.bottle from.
+// with the host's roots for the egress sidecar; bottle-tether, which every
+// docker bottle takes its /.bottle from; and bottle-netlock, which locks a
+// kubernetes bottle's network.
 const (
 	demo   = "bottle-demo:latest"
 	egress = "bottle-egress:latest"
 	tether = "bottle-tether:latest"
+	// netlock is the init container of every kubernetes bottle: a cluster
+	// pulls it from a registry you push it to (BOTTLE_NETLOCK_IMAGE).
+	netlock = "bottle-netlock:latest"
 )
 
 func main() {
@@ -61,12 +65,15 @@ func run(bin string) error {
 	if err == nil {
 		err = scratchimage.Tether(context.Background(), c, tether, filepath.Join(bin, "bottle-tether"), labels)
 	}
+	if err == nil {
+		err = scratchimage.NetLock(context.Background(), c, netlock, filepath.Join(bin, "bottle-netlock"), labels)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Println(demo)
-	fmt.Println(egress)
-	fmt.Println(tether)
+	for _, image := range []string{demo, egress, tether, netlock} {
+		fmt.Println(image)
+	}
 	return nil
 }
 
