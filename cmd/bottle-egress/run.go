@@ -59,20 +59,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		return err
 	})
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, "bottle-egress", version.String())
-		return 0
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bottle-egress: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if status, done := version.ParseFlags(fs, args, stdout); done {
+		return status
 	}
 	entries = append(entries, commaList(getenv(rules.EnvAllow))...)
 	allow, err := egress.NewAllowlist(entries)

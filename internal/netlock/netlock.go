@@ -57,20 +57,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		uids = append(uids, uint32(uid))
 		return nil
 	})
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if *showVersion {
-		fmt.Fprintln(stdout, "bottle-netlock", version.String())
-		return 0
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bottle-netlock: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if status, done := version.ParseFlags(fs, args, stdout); done {
+		return status
 	}
 	if err := Lock(uids); err != nil {
 		msg := err.Error()

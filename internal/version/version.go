@@ -4,6 +4,10 @@
 package version
 
 import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"runtime/debug"
 	"strings"
 )
@@ -45,4 +49,28 @@ func of(info *debug.BuildInfo) string {
 		v += " (" + revision + ")"
 	}
 	return v
+}
+
+// ParseFlags is the ending every standard-library command of bottle's
+// shares (bottle-egress, bottle-netlock): it adds -version to fs, parses
+// args, and says whether the command is done, with its exit status: after
+// -h (0), after -version, printed on stdout as "NAME VERSION" (0), and for
+// a bad flag or any argument left over (2, said on fs's output).
+func ParseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (status int, done bool) {
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, true
+		}
+		return 2, true
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, fs.Name(), String())
+		return 0, true
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return 2, true
+	}
+	return 0, false
 }
