@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -333,16 +332,7 @@ func cmdClusterRun(ts *testscript.TestScript, neg bool, args []string) {
 	if namespace == "" {
 		namespace = api.namespace
 	}
-	marks := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT"), "run": name}
-	for _, kv := range args[2:] {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(v, `"`) {
-			var err error
-			v, err = strconv.Unquote(v)
-			ts.Check(err)
-		}
-		marks[k] = v
-	}
+	marks := labelArgs(ts, args[2:], runLabel, run, scriptLabel, ts.Getenv("SCRIPT"), "run", name)
 	pod := map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Pod",

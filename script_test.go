@@ -503,6 +503,25 @@ func bottleLabels(l map[string]string) string {
 	return strings.Join(kv, " ")
 }
 
+// labelArgs is the labels a command's KEY=VALUE arguments give, on top of
+// the pairs of base; a VALUE in double quotes is a Go string literal.
+func labelArgs(ts *testscript.TestScript, args []string, base ...string) map[string]string {
+	marks := map[string]string{}
+	for i := 0; i+1 < len(base); i += 2 {
+		marks[base[i]] = base[i+1]
+	}
+	for _, kv := range args {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(v, `"`) {
+			var err error
+			v, err = strconv.Unquote(v)
+			ts.Check(err)
+		}
+		marks[k] = v
+	}
+	return marks
+}
+
 // docker-create NAME [-net NETWORK] [KEY=VALUE...]: creates and starts a
 // container of the test image the way a user would without the toolkit
 // (on the Engine's default network, or on NETWORK), with the run's label
@@ -518,16 +537,7 @@ func cmdDockerCreate(ts *testscript.TestScript, neg bool, args []string) {
 		hc.NetworkMode = container.NetworkMode(args[1])
 		args = args[2:]
 	}
-	marks := map[string]string{runLabel: run, scriptLabel: ts.Getenv("SCRIPT")}
-	for _, kv := range args {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(v, `"`) {
-			var err error
-			v, err = strconv.Unquote(v)
-			ts.Check(err)
-		}
-		marks[k] = v
-	}
+	marks := labelArgs(ts, args, runLabel, run, scriptLabel, ts.Getenv("SCRIPT"))
 	c, ctx := mustEngine(ts), context.Background()
 	res, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:       name,
