@@ -95,6 +95,7 @@ func benchMain() int {
 		fmt.Fprintln(os.Stderr, "bench: no report written: the run did not finish")
 		return status
 	}
+	h.rep.previous = previousFigures(*flagOut)
 	doc := h.rep.markdown()
 	if err := os.WriteFile(*flagOut, []byte(doc), 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

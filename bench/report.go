@@ -58,6 +58,7 @@ type report struct {
 	hasBackend                 []*series // bottle-has-backend, curl /_ping, docker version
 	start                      []sample
 	startRef                   []startRef
+	previous                   string // the start-up and listing figures of the report this one replaces
 	branch                     *branchResult
 	startReqs, refReqs         []string
 	startTimeline, refTimeline string
@@ -660,6 +661,10 @@ func (r *report) markdown() string {
 	}
 	for _, c := range r.conc {
 		fmt.Fprintf(&b, "- Slow smolvm, %s: docker alone %s, smolmachines alone %s, both %s (%d runs each).\n", c.name, ms(c.docker.median()), ms(c.smol.median()), ms(c.both.median()), len(c.both.samples))
+	}
+	if r.previous != "" {
+		b.WriteString("\n## The run before this one\n\nWhat the report this one replaced measured of start-up and listing, as it said it, for what the change since did to them:\n\n")
+		b.WriteString(r.previous)
 	}
 	b.WriteString("\n## How it is measured\n\n")
 	b.WriteString(r.method())

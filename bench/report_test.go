@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,4 +36,24 @@ BenchmarkEgressStreams/direct-2            	       3	 366261157 ns/op	     30884
 		t.Error("rows without benchmarks")
 	}
 	t.Log(r.targetsTable(rows))
+}
+
+// The figures a report carries over from the one it replaces: when it was
+// measured, start-up, init, and the listing table, nothing else.
+func TestPreviousFigures(t *testing.T) {
+	old := "# Performance\n\nMeasured by `make bench` on DAY.\n\nEach comparison ...\n\n## Targets (issue 7)\n\n| a | b |\n\n" +
+		"## Listing at each number of agents\n\n| agents | wall |\n|---|---|\n| 0 | 7 ms |\n\n`bottle-ls`'s requests ...\n\n## Other figures\n\n" +
+		"- Start-up without the Engine, `bottle-ls --help`: 5.87 ms median.\n- `bottle-ls`'s package `init` functions: 2.1 ms.\n- `docker version`: 20 ms.\n"
+	path := filepath.Join(t.TempDir(), "PERFORMANCE.md")
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "Measured by `make bench` on DAY.\n\n| agents | wall |\n|---|---|\n| 0 | 7 ms |\n\n" +
+		"- Start-up without the Engine, `bottle-ls --help`: 5.87 ms median.\n- `bottle-ls`'s package `init` functions: 2.1 ms.\n"
+	if got := previousFigures(path); got != want {
+		t.Errorf("previousFigures = %q\nwant %q", got, want)
+	}
+	if got := previousFigures(filepath.Join(t.TempDir(), "none.md")); got != "" {
+		t.Errorf("previousFigures of no report = %q", got)
+	}
 }
