@@ -41,6 +41,11 @@ func (b *Backend) Enumerate(ctx context.Context, q backend.Query) ([]agent.Agent
 	if err != nil {
 		return nil, err
 	}
+	// A label no pod can carry selects none, and the API server would
+	// refuse the selector.
+	if _, _, err := split(q.Labels, q.Labels); err != nil {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	var pods corev1.PodList

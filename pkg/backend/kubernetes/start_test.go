@@ -2,6 +2,8 @@ package kubernetes
 
 import (
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/bottle-dev/bottle/pkg/agentdef"
+	"github.com/bottle-dev/bottle/pkg/backend"
 )
 
 func definition() *agentdef.Definition {
@@ -131,6 +134,24 @@ func TestPodForRefuses(t *testing.T) {
 	if err != nil || *pod.Spec.Containers[0].SecurityContext.RunAsUser != 1001 || *pod.Spec.Containers[0].SecurityContext.RunAsGroup != 1002 {
 		t.Errorf("user 1001:1002: %v", err)
 	}
+}
+
+// A user's label that no pod can carry selects no pod, without asking.
+func TestEnumerateUnfitLabel(t *testing.T) {
+	b := New(Config{Kubeconfig: []string{writeKubeconfig(t, "https://127.0.0.1:1")}})
+	agents, err := b.Enumerate(t.Context(), backend.Query{Labels: map[string]string{"team": "a b"}})
+	if err != nil || agents != nil {
+		t.Errorf("Enumerate = %v, %v; want nothing, without asking", agents, err)
+	}
+}
+
+func writeKubeconfig(t *testing.T, server string) string {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	body := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"" + server + "\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestSelector(t *testing.T) {
