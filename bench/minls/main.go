@@ -63,6 +63,11 @@ func main() {
 	})
 	w := bufio.NewWriter(os.Stdout)
 	for _, it := range items {
+		// The answer holds the bottles' other containers too, as
+		// bottle-ls's does: a line is an agent's.
+		if it.Labels[labels.Role] != labels.RoleAgent {
+			continue
+		}
 		services := it.Labels[labels.Services]
 		if services == "" {
 			services = "-"
