@@ -130,9 +130,6 @@ func streamOptions(s backend.Session, in io.Reader, sizes *sizes) remotecommand.
 	if !s.TTY {
 		o.Stderr = s.Err
 	}
-	if in == nil || in == io.Reader(nil) {
-		o.Stdin = nil
-	}
 	if s.TTY {
 		o.TerminalSizeQueue = sizes
 	}
