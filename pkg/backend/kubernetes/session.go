@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,24 +96,23 @@ func (b *Backend) Join(ctx context.Context, a agent.Agent, s backend.Session) (i
 // exitStatus waits, a little, for the cluster to record how the agent's
 // program ended.
 func (c *conn) exitStatus(ctx context.Context, h handle) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for {
-		var pod corev1.Pod
-		if err := c.rest.Get().Namespace(h.namespace).Resource("pods").Name(h.pod).Do(ctx).Into(&pod); err != nil {
-			return 0, err
+	status := 0
+	err := c.poll(ctx, h, 10*time.Second, func(pod *corev1.Pod, err error) (bool, error) {
+		if err != nil {
+			return false, err
 		}
 		for _, s := range pod.Status.ContainerStatuses {
 			if t := s.State.Terminated; s.Name == agentContainer && t != nil {
-				return int(t.ExitCode), nil
+				status = int(t.ExitCode)
+				return true, nil
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return 0, errors.New("the session ended, but the cluster says nothing of how the program did")
-		case <-time.After(200 * time.Millisecond):
-		}
+		return false, nil
+	})
+	if errors.Is(err, errPollBound) {
+		return 0, errors.New("the session ended, but the cluster says nothing of how the program did")
 	}
+	return status, err
 }
 
 func (b *Backend) pod(a agent.Agent) (handle, *conn, error) {
@@ -141,29 +140,18 @@ func streamOptions(s backend.Session, in io.Reader, sizes *sizes) remotecommand.
 type endNotifier struct {
 	r    io.Reader
 	end  func()
-	once sync.Once
-	done bool
-	mu   sync.Mutex
+	done atomic.Bool
 }
 
 func (e *endNotifier) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
-	if err != nil {
-		e.once.Do(func() {
-			e.mu.Lock()
-			e.done = true
-			e.mu.Unlock()
-			e.end()
-		})
+	if err != nil && !e.done.Swap(true) {
+		e.end()
 	}
 	return n, err
 }
 
-func (e *endNotifier) ended() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.done
-}
+func (e *endNotifier) ended() bool { return e.done.Load() }
 
 // sizes is the terminal's sizes as remotecommand asks for them: the first,
 // then each resize, until closed.

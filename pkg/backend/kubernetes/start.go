@@ -75,7 +75,7 @@ func (b *Backend) Start(ctx context.Context, slug string, def *agentdef.Definiti
 	}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, c.deletePod(context.WithoutCancel(ctx), slug))
+			err = errors.Join(err, c.deletePod(context.WithoutCancel(ctx), handle{namespace: c.namespace, pod: slug}))
 		}
 	}()
 	if err := c.createNetworkPolicy(ctx, &made); err != nil {
@@ -363,30 +363,28 @@ func (c *conn) createNetworkPolicy(ctx context.Context, pod *corev1.Pod) error {
 // what will not get better: a lock that failed, an image that cannot be
 // had, a container that cannot be made, a program that ended at once.
 func (c *conn) waitRunning(ctx context.Context, name string) (*corev1.Pod, error) {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	for {
-		var pod corev1.Pod
-		if err := c.rest.Get().Namespace(c.namespace).Resource("pods").Name(name).Do(ctx).Into(&pod); err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("the pod did not run within %s: %w", startTimeout, ctx.Err())
-			}
-			return nil, err
+	var running *corev1.Pod
+	phase := corev1.PodPending
+	err := c.poll(ctx, handle{namespace: c.namespace, pod: name}, startTimeout, func(pod *corev1.Pod, err error) (bool, error) {
+		if err != nil {
+			return false, err
 		}
-		if err := stuck(&pod); err != nil {
-			return nil, err
+		if err := stuck(pod); err != nil {
+			return false, err
 		}
+		phase = pod.Status.Phase
 		for _, s := range pod.Status.ContainerStatuses {
 			if s.Name == agentContainer && s.State.Running != nil {
-				return &pod, nil
+				running = pod
+				return true, nil
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("the pod did not run within %s (%s)", startTimeout, pod.Status.Phase)
-		case <-time.After(200 * time.Millisecond):
-		}
+		return false, nil
+	})
+	if errors.Is(err, errPollBound) {
+		return nil, fmt.Errorf("the pod did not run within %s (%s)", startTimeout, phase)
 	}
+	return running, err
 }
 
 // stuck says why a pod will not run, or nil while it may yet.

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -27,38 +28,56 @@ func (b *Backend) Stop(ctx context.Context, a agent.Agent) error {
 	if err != nil {
 		return err
 	}
-	return c.deletePodIn(ctx, h.namespace, h.pod)
+	return c.deletePod(ctx, h)
 }
 
-func (c *conn) deletePod(ctx context.Context, name string) error {
-	return c.deletePodIn(ctx, c.namespace, name)
-}
-
-func (c *conn) deletePodIn(ctx context.Context, namespace, name string) error {
+// deletePod deletes the pod in the foreground and waits until it is gone.
+func (c *conn) deletePod(ctx context.Context, h handle) error {
 	grace := int64(1)
 	foreground := metav1.DeletePropagationForeground
-	err := c.rest.Delete().Namespace(namespace).Resource("pods").Name(name).
+	err := c.rest.Delete().Namespace(h.namespace).Resource("pods").Name(h.pod).
 		Body(&metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &foreground}).Do(ctx).Error()
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("deleting the pod %s: %w", name, err)
+		return fmt.Errorf("deleting the pod %s: %w", h.pod, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, stopTimeout)
+	err = c.poll(ctx, h, stopTimeout, func(_ *corev1.Pod, err error) (bool, error) {
+		return apierrors.IsNotFound(err), nil
+	})
+	if errors.Is(err, errPollBound) {
+		return fmt.Errorf("the pod %s was not gone within %s", h.pod, stopTimeout)
+	}
+	return err
+}
+
+// pollInterval is how often a wait on a pod asks for it again.
+const pollInterval = 200 * time.Millisecond
+
+// errPollBound is a wait on a pod that reached its bound.
+var errPollBound = errors.New("the bound of the wait")
+
+// poll gets h's pod every pollInterval, for at most bound, until done,
+// given the pod or the error of getting it, says it is done or fails. It
+// returns errPollBound when the bound comes first, and ctx's error when
+// ctx ends.
+func (c *conn) poll(ctx context.Context, h handle, bound time.Duration, done func(*corev1.Pod, error) (bool, error)) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, bound, errPollBound)
 	defer cancel()
 	for {
 		var pod corev1.Pod
-		err := c.rest.Get().Namespace(namespace).Resource("pods").Name(name).Do(ctx).Into(&pod)
-		switch {
-		case apierrors.IsNotFound(err):
-			return nil
-		case ctx.Err() != nil:
-			return fmt.Errorf("the pod %s was not gone within %s", name, stopTimeout)
+		err := c.rest.Get().Namespace(h.namespace).Resource("pods").Name(h.pod).Do(ctx).Into(&pod)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if ok, err := done(&pod, err); ok || err != nil {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
+			return context.Cause(ctx)
+		case <-time.After(pollInterval):
 		}
 	}
 }
