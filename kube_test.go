@@ -16,11 +16,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
-
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/bottle-dev/bottle/pkg/labels"
@@ -32,25 +27,16 @@ type apiCounter struct {
 	mu       sync.Mutex
 	requests []string
 	server   *httptest.Server
-	upstream *rest.Config
 }
 
-func newAPICounter(t *testing.T, kubeconfig string) *apiCounter {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+func newAPICounter(t *testing.T, api *kubeAPI) *apiCounter {
+	target, err := url.Parse(api.server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	transport, err := rest.TransportFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target, err := url.Parse(cfg.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &apiCounter{upstream: cfg}
+	c := &apiCounter{}
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	proxy.Transport = transport
+	proxy.Transport = api.http.Transport
 	c.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
 		c.requests = append(c.requests, r.Method+" "+r.URL.Path)
@@ -86,45 +72,52 @@ func (c *apiCounter) take() []string {
 // labels and a node that does not exist, so that none runs and the node is
 // spared fifty starts: bottle-ls --all lists them.
 func TestKubernetesListingRequests(t *testing.T) {
-	kubeconfig, _, ok := clusterConfig()
-	if !ok {
+	if _, _, ok := clusterConfig(); !ok {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("CI=true and no cluster (BOTTLE_TEST_KUBECONFIG)")
 		}
 		t.Skip("no cluster (BOTTLE_TEST_KUBECONFIG)")
 	}
 	k := newToolkit(t)
-	counter := newAPICounter(t, kubeconfig)
-	client, err := rest.RESTClientFor(withCore(counter.upstream))
+	api, err := clusterClient()
 	if err != nil {
 		t.Fatal(err)
 	}
+	counter := newAPICounter(t, api)
 	ctx := context.Background()
-	scope := k.scope
-	made := 0
+	pods := podsPath(api.namespace)
+	pod := func(name string, marks map[string]string) map[string]any {
+		return map[string]any{
+			"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": name, "labels": marks, "annotations": map[string]string{labels.Services: ""}},
+			"spec":     map[string]any{"nodeName": "nowhere", "containers": []map[string]any{{"name": "agent", "image": testImage}}},
+		}
+	}
+	var made []string
+	agents := 0
 	makePods := func(n int) {
-		for ; made < n; made++ {
-			name := fmt.Sprintf("list-%s-%d", run, made)
-			pod := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"labels":{%q:%q,%q:"lister",%q:%q,%q:%q},`+
-				`"annotations":{%q:""}},"spec":{"nodeName":"nowhere","containers":[{"name":"agent","image":%q}]}}`,
-				name, labels.Slug, name, labels.Agent, runLabel, run, scriptLabel, scope, labels.Services, testImage)
-			if err := client.Post().Namespace("default").Resource("pods").SetHeader("Content-Type", "application/json").Body([]byte(pod)).Do(ctx).Error(); err != nil {
-				t.Fatal(err)
-			}
-			foreign := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"foreign-%s-%d"},"spec":{"nodeName":"nowhere","containers":[{"name":"c","image":%q}]}}`, run, made, testImage)
-			if err := client.Post().Namespace("default").Resource("pods").SetHeader("Content-Type", "application/json").Body([]byte(foreign)).Do(ctx).Error(); err != nil {
-				t.Fatal(err)
+		for ; agents < n; agents++ {
+			mine := fmt.Sprintf("list-%s-%d", run, agents)
+			foreign := fmt.Sprintf("foreign-%s-%d", run, agents)
+			for name, marks := range map[string]map[string]string{
+				mine:    {labels.Slug: mine, labels.Agent: "lister", runLabel: run, scriptLabel: k.scope},
+				foreign: {runLabel: run},
+			} {
+				if err := api.do(ctx, http.MethodPost, pods, pod(name, marks), nil); err != nil {
+					t.Fatal(err)
+				}
+				made = append(made, name)
 			}
 		}
 	}
+	// No kubelet will confirm that a pod of no node has stopped: gone at
+	// once.
 	t.Cleanup(func() {
-		for i := range made {
-			for _, name := range []string{fmt.Sprintf("list-%s-%d", run, i), fmt.Sprintf("foreign-%s-%d", run, i)} {
-				client.Delete().Namespace("default").Resource("pods").Name(name).Param("gracePeriodSeconds", "0").Do(ctx)
-			}
+		for _, name := range made {
+			api.do(ctx, http.MethodDelete, pods+"/"+url.PathEscape(name), map[string]any{"gracePeriodSeconds": 0}, nil)
 		}
 	})
-	env := []string{"KUBECONFIG=" + counter.kubeconfig(t, "default")}
+	env := []string{"KUBECONFIG=" + counter.kubeconfig(t, api.namespace)}
 	for _, n := range []int{0, 10, 50} {
 		makePods(n)
 		counter.take()
@@ -136,19 +129,10 @@ func TestKubernetesListingRequests(t *testing.T) {
 		if lines := strings.Count(out, "\n"); lines != n {
 			t.Errorf("bottle-ls listed %d agents, want %d:\n%s", lines, n, out)
 		}
-		if want := []string{"GET /api/v1/namespaces/default/pods"}; !slices.Equal(got, want) {
+		if want := []string{"GET " + pods}; !slices.Equal(got, want) {
 			t.Errorf("bottle-ls at %d agents made %q, want %q", n, got, want)
 		}
 	}
-}
-
-// withCore is a copy of cfg that speaks the core group.
-func withCore(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.APIPath = "/api"
-	cfg.GroupVersion = &corev1.SchemeGroupVersion
-	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
-	return cfg
 }
 
 // kubeCmds are the kubernetes scripts' own commands, beside the cluster's.
