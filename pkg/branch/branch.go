@@ -92,15 +92,23 @@ func Make(ctx context.Context, cfg Config, s Spec) (_ *agent.Branch, err error) 
 		return nil, inputf("git refuses %s as a branch name", agent.Escape(name))
 	}
 	ref := "refs/heads/" + name
-	if _, err := g.user(ctx, top, "show-ref", "--verify", "--quiet", ref); err == nil {
-		return nil, inputf("the branch %s already exists in %s", name, agent.Escape(top))
-	}
 	if sub, err := submodule(ctx, g, top, base); err != nil {
 		return nil, err
 	} else if sub != "" {
 		return nil, inputf("%s has a submodule (%s), which an agent's copy cannot hold", agent.Escape(top), agent.Escape(sub))
 	}
 
+	// The empty old value makes the creation fail if the branch exists:
+	// two starts cannot both take one name.
+	if _, err := g.user(ctx, top, "update-ref", "-m", "bottle-start: the branch of "+s.Slug, ref, base, ""); err != nil {
+		return nil, inputf("the branch %s already exists in %s", name, agent.Escape(top))
+	}
+	defer func() {
+		if err != nil {
+			_, derr := g.user(context.WithoutCancel(ctx), top, "update-ref", "-d", ref, base)
+			err = errors.Join(err, derr)
+		}
+	}()
 	if err := os.MkdirAll(cfg.Root, 0o700); err != nil {
 		return nil, err
 	}
@@ -112,17 +120,6 @@ func Make(ctx context.Context, cfg Config, s Spec) (_ *agent.Branch, err error) 
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, os.RemoveAll(dir))
-		}
-	}()
-	// The empty old value makes the creation fail if the branch appeared
-	// since the check: two starts cannot both take one name.
-	if _, err := g.user(ctx, top, "update-ref", "-m", "bottle-start: the branch of "+s.Slug, ref, base, ""); err != nil {
-		return nil, inputf("the branch %s already exists in %s", name, agent.Escape(top))
-	}
-	defer func() {
-		if err != nil {
-			_, derr := g.user(context.WithoutCancel(ctx), top, "update-ref", "-d", ref, base)
-			err = errors.Join(err, derr)
 		}
 	}()
 
